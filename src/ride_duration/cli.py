@@ -1,0 +1,161 @@
+"""The ``ride-duration`` command line: a thin layer over the package's functions.
+
+Exit codes: 0 success; 2 a failure caused by input, data or network (one line on stderr,
+``--debug`` for the traceback); 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from .config import DATA_DIR, MODELS_DIR, TAXI_TYPES
+from .errors import RideDurationError
+
+PROG = "ride-duration"
+
+
+def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # Subcommands must not reset a --debug given before them.
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks of errors",
+        default=False if top else argparse.SUPPRESS,
+    )
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="folder holding <taxi>_tripdata_<YYYY-MM>.parquet files (default: data/)",
+    )
+
+
+def _add_months(parser: argparse.ArgumentParser, train: str, val: str, taxi: str) -> None:
+    parser.add_argument("--taxi", default=taxi, help=f"{{{','.join(TAXI_TYPES)}}} (default {taxi})")
+    parser.add_argument(
+        "--train", default=train, metavar="YYYY-MM", help=f"training month (default {train})"
+    )
+    parser.add_argument(
+        "--val", default=val, metavar="YYYY-MM", help=f"validation month (default {val})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Predict NYC taxi ride durations from TLC trip records."
+    )
+    _add_common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    train = commands.add_parser(
+        "train",
+        help="train a model on one month, validate on another, save it to models/",
+        description="Train a DictVectorizer + regressor pipeline and save it with a sidecar. "
+        "The linear model is the exact least-squares fit (scikit-learn's sparse solver stops "
+        "early), with the minimum-norm coefficients scikit-learn converges to.",
+    )
+    _add_common(train)
+    _add_months(train, "2021-01", "2021-02", "green")
+    train.add_argument(
+        "--features",
+        default="lesson",
+        choices=["lesson", "homework"],
+        help="lesson: PU_DO + trip_distance; homework: PULocationID + DOLocationID",
+    )
+    train.add_argument(
+        "--model",
+        default="linear",
+        choices=["linear", "lasso", "ridge"],
+        help="regressor (default linear)",
+    )
+    train.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="regularisation strength (default 0.01 for lasso, 1.0 for ridge)",
+    )
+    train.add_argument(
+        "--name",
+        default=None,
+        help="model file name without extension (default lin_reg, lasso or ridge)",
+    )
+    _add_data_dir(train)
+    train.add_argument(
+        "--model-dir",
+        type=Path,
+        default=MODELS_DIR,
+        help="where to write <name>.bin and <name>.json (default: models/)",
+    )
+    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.set_defaults(handler=_run_train)
+    return parser
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .modeling.train import TrainOptions, train
+
+    options = TrainOptions(
+        taxi=args.taxi,
+        train_month=args.train,
+        val_month=args.val,
+        features=args.features,
+        model=args.model,
+        alpha=args.alpha,
+        data_dir=args.data_dir,
+        model_dir=args.model_dir,
+        name=args.name,
+    )
+    result = train(options)
+    for note in result.warnings:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                {**result.metrics, "model_path": str(result.model_path), "rows": result.reports}
+            )
+        )
+        return 0
+    meta, metrics = result.metadata, result.metrics
+    rows = [
+        ("taxi", meta["taxi"]),
+        ("train / val month", f"{meta['train_month']} / {meta['val_month']}"),
+        ("features", f"{meta['features']['set']} ({metrics['n_features']} columns)"),
+        ("model", f"{meta['model']['kind']} ({meta['model']['solver']})"),
+        ("rows kept (train)", _kept(result.reports["train"])),
+        ("rows kept (val)", _kept(result.reports["val"])),
+        ("train RMSE", f"{metrics['train_rmse']:.4f} min"),
+        ("val RMSE", f"{metrics['val_rmse']:.4f} min"),
+        ("baseline val RMSE", f"{metrics['baseline_rmse']:.4f} min (predict the training mean)"),
+        ("saved", str(result.model_path)),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _kept(report: dict) -> str:
+    return f"{report['rows_kept']:,} of {report['rows_read']:,} ({report['fraction_kept']:.2%})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except RideDurationError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

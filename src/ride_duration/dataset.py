@@ -1,0 +1,295 @@
+"""Read one month of TLC trip records and prepare it for modelling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, TAXI_TYPES
+from .errors import DataError, RideDurationError
+
+
+@dataclass(frozen=True)
+class TaxiSchema:
+    """Where one TLC taxi type keeps the columns we need."""
+
+    pickup: str
+    dropoff: str
+    pickup_location: str
+    dropoff_location: str
+    distance: str | None
+
+    def columns(self) -> dict[str, str]:
+        """Source column → normalised column, for the columns this type has."""
+        pairs = {
+            self.pickup: "pickup_datetime",
+            self.dropoff: "dropoff_datetime",
+            self.pickup_location: "PULocationID",
+            self.dropoff_location: "DOLocationID",
+        }
+        if self.distance:
+            pairs[self.distance] = "trip_distance"
+        return pairs
+
+
+SCHEMAS = {
+    "yellow": TaxiSchema(
+        "tpep_pickup_datetime",
+        "tpep_dropoff_datetime",
+        "PULocationID",
+        "DOLocationID",
+        "trip_distance",
+    ),
+    "green": TaxiSchema(
+        "lpep_pickup_datetime",
+        "lpep_dropoff_datetime",
+        "PULocationID",
+        "DOLocationID",
+        "trip_distance",
+    ),
+    "fhv": TaxiSchema("pickup_datetime", "dropOff_datetime", "PUlocationID", "DOlocationID", None),
+    "fhvhv": TaxiSchema(
+        "pickup_datetime", "dropoff_datetime", "PULocationID", "DOLocationID", "trip_miles"
+    ),
+}
+
+FIRST_MONTH = "2009-01"
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def check_taxi(taxi: str) -> str:
+    if taxi not in TAXI_TYPES:
+        raise RideDurationError(
+            f"unknown taxi type {taxi!r}: choose one of {', '.join(TAXI_TYPES)}"
+        )
+    return taxi
+
+
+def parse_month(text: str, *, today: dt.date | None = None) -> str:
+    """Validate a YYYY-MM month that TLC could have published; return it normalised."""
+    match = _MONTH.fullmatch(str(text).strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise RideDurationError(f"month {text!r} is not a real month: write it as YYYY-MM")
+    month = f"{match[1]}-{match[2]}"
+    if month < FIRST_MONTH:
+        raise RideDurationError(f"month {month}: TLC trip records start at {FIRST_MONTH}")
+    today = today or dt.date.today()
+    if month > f"{today.year:04d}-{today.month:02d}":
+        raise RideDurationError(f"month {month} is in the future")
+    return month
+
+
+def month_bounds(month: str) -> tuple[np.datetime64, np.datetime64]:
+    start = np.datetime64(month, "M")
+    return start.astype("datetime64[us]"), (start + 1).astype("datetime64[us]")
+
+
+def file_name(taxi: str, month: str) -> str:
+    return f"{taxi}_tripdata_{month}.parquet"
+
+
+def month_path(taxi: str, month: str, data_dir: Path) -> Path:
+    return Path(data_dir) / file_name(check_taxi(taxi), parse_month(month))
+
+
+def missing_file_hint(taxi: str, month: str) -> str:
+    return (
+        f"get it with `ride-duration download --taxi {taxi} --month {month}` or place the TLC "
+        "file there by hand"
+    )
+
+
+def _open_parquet(path: Path, hint: str = ""):
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise DataError(f"{path}: file not found" + (f"; {hint}" if hint else ""))
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a bad footer
+        reason = "the file is empty" if path.stat().st_size == 0 else str(exc).splitlines()[0]
+        raise DataError(f"{path}: not a readable parquet file ({reason})") from exc
+
+
+def _resolve_columns(names: list[str], schema: TaxiSchema, taxi: str, path: Path) -> dict:
+    """Match the schema's columns case-insensitively: FHV files spell them several ways."""
+    by_lower = {name.lower(): name for name in names}
+    resolved = {}
+    for wanted, normalised in schema.columns().items():
+        actual = by_lower.get(wanted.lower())
+        if actual is None:
+            raise DataError(
+                f"{path}: column {wanted!r} is missing; a {taxi} trip file needs "
+                f"{', '.join(schema.columns())}"
+            )
+        resolved[actual] = normalised
+    return resolved
+
+
+def read_raw(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
+    """The whole month as TLC published it, every column."""
+    path = month_path(taxi, month, data_dir)
+    return _open_parquet(path).read().to_pandas()
+
+
+def raw_column_count(taxi: str, month: str, data_dir: Path) -> int:
+    path = month_path(taxi, month, data_dir)
+    return len(_open_parquet(path).schema_arrow.names)
+
+
+def read_month(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
+    """Read only the needed columns of one month, under normalised names.
+
+    Columns: pickup_datetime, dropoff_datetime, PULocationID, DOLocationID and, for the
+    types that record it, trip_distance (fhvhv's trip_miles).
+    """
+    path = month_path(taxi, month, data_dir)
+    parquet = _open_parquet(path, missing_file_hint(taxi, month))
+    columns = _resolve_columns(parquet.schema_arrow.names, SCHEMAS[taxi], taxi, path)
+    try:
+        table = parquet.read(columns=list(columns))
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from exc
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the file holds no trips")
+    frame = table.rename_columns([columns[name] for name in table.column_names]).to_pandas()
+    for column in ("pickup_datetime", "dropoff_datetime"):
+        frame[column] = _as_timestamps(frame[column], column, path)
+    if "trip_distance" in frame:
+        frame["trip_distance"] = pd.to_numeric(frame["trip_distance"], errors="coerce").astype(
+            "float64"
+        )
+    return frame
+
+
+def _as_timestamps(values: pd.Series, column: str, path: Path) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        return values.astype("datetime64[us]")
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = parsed.isna() & values.notna()
+    if bad.all():
+        raise DataError(
+            f"{path}: column {column!r} holds values that are not timestamps "
+            f"(for example {values[bad].iloc[0]!r})"
+        )
+    return parsed.astype("datetime64[us]")
+
+
+@dataclass
+class PrepareReport:
+    """What the 1–60 minute rule and the data checks did to one month."""
+
+    rows_read: int
+    rows_kept: int
+    dropped_missing_time: int
+    dropped_negative: int
+    dropped_too_short: int
+    dropped_too_long: int
+    flagged_missing_location: int
+    flagged_bad_distance: int
+    flagged_outside_month: int
+    dropped_missing_feature: int = 0
+
+    @property
+    def fraction_kept(self) -> float:
+        return self.rows_kept / self.rows_read if self.rows_read else 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"fraction_kept": self.fraction_kept}
+
+
+def duration_minutes(frame: pd.DataFrame) -> np.ndarray:
+    """Ride duration in minutes, NaN where a timestamp is missing."""
+    pickup = frame["pickup_datetime"].to_numpy("datetime64[us]")
+    dropoff = frame["dropoff_datetime"].to_numpy("datetime64[us]")
+    return (dropoff - pickup) / np.timedelta64(60_000_000, "us")
+
+
+def location_ids(values: pd.Series) -> np.ndarray:
+    """Location IDs as int64 with -1 for missing; FHV stores them as floats with NaN."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)
+    return np.where(np.isnan(numbers), -1, numbers).astype(np.int64)
+
+
+def _string_categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype="str"))
+
+
+def prepare(frame: pd.DataFrame, month: str | None = None) -> tuple[pd.DataFrame, PrepareReport]:
+    """Keep rides of 1 to 60 minutes (both ends included) and build the model's columns.
+
+    Location IDs become strings ("-1" where missing) and PU_DO is "<PU>_<DO>". They are
+    stored as categoricals of strings, so a month of millions of rows converts only its few
+    hundred distinct IDs to text. Rows outside the file's month are kept, as the course does,
+    and counted.
+    """
+    minutes = duration_minutes(frame)
+    valid = ~np.isnan(minutes)
+    keep = valid & (minutes >= MIN_DURATION_MINUTES) & (minutes <= MAX_DURATION_MINUTES)
+    pu_all = location_ids(frame["PULocationID"])
+    do_all = location_ids(frame["DOLocationID"])
+    report = PrepareReport(
+        rows_read=len(frame),
+        rows_kept=int(keep.sum()),
+        dropped_missing_time=int((~valid).sum()),
+        dropped_negative=int((minutes < 0).sum()),
+        dropped_too_short=int(((minutes >= 0) & (minutes < MIN_DURATION_MINUTES)).sum()),
+        dropped_too_long=int((minutes > MAX_DURATION_MINUTES).sum()),
+        flagged_missing_location=int(((pu_all == -1) | (do_all == -1))[keep].sum()),
+        flagged_bad_distance=0,
+        flagged_outside_month=0,
+    )
+    pu, do = pu_all[keep], do_all[keep]
+    pu_codes, pu_uniques = pd.factorize(pu)
+    do_codes, do_uniques = pd.factorize(do)
+    pair_codes, pair_uniques = pd.factorize(pu_codes.astype(np.int64) * len(do_uniques) + do_codes)
+    pu_labels = [str(v) for v in pu_uniques]
+    do_labels = [str(v) for v in do_uniques]
+    pair_labels = [
+        f"{pu_labels[p]}_{do_labels[d]}"
+        for p, d in zip(
+            pair_uniques // max(len(do_uniques), 1), pair_uniques % max(len(do_uniques), 1)
+        )
+    ]
+    prepared = pd.DataFrame(
+        {
+            "pickup_datetime": frame["pickup_datetime"].to_numpy()[keep],
+            "dropoff_datetime": frame["dropoff_datetime"].to_numpy()[keep],
+            "PULocationID": _string_categorical(pu_codes, pu_labels),
+            "DOLocationID": _string_categorical(do_codes, do_labels),
+            "PU_DO": _string_categorical(pair_codes, pair_labels),
+        }
+    )
+    if "trip_distance" in frame:
+        distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)[keep]
+        prepared["trip_distance"] = distance
+        # Negative, missing or beyond-the-city distances are kept (the model sees them as
+        # recorded) but counted, so a user can tell a dirty month from a clean one.
+        report.flagged_bad_distance = int(
+            ((distance < 0) | (distance > 500) | np.isnan(distance)).sum()
+        )
+    prepared["duration"] = minutes[keep]
+    if month is not None:
+        start, end = month_bounds(month)
+        pickup = prepared["pickup_datetime"].to_numpy("datetime64[us]")
+        report.flagged_outside_month = int(((pickup < start) | (pickup >= end)).sum())
+    return prepared, report
+
+
+def load_prepared(taxi: str, month: str, data_dir: Path) -> tuple[pd.DataFrame, PrepareReport]:
+    """Read one month and prepare it, refusing months from which no ride survives."""
+    month = parse_month(month)
+    prepared, report = prepare(read_month(check_taxi(taxi), month, data_dir), month)
+    if report.rows_kept == 0:
+        raise DataError(
+            f"{month_path(taxi, month, data_dir)}: none of its {report.rows_read} trips lasts "
+            f"{MIN_DURATION_MINUTES:g} to {MAX_DURATION_MINUTES:g} minutes"
+        )
+    return prepared, report

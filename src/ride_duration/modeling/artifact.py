@@ -1,0 +1,173 @@
+"""Save and load a model as a pair: ``<name>.bin`` (the pickled Pipeline) and
+``<name>.json`` (its sidecar: what it was trained on, how well it does, the .bin's sha256).
+
+Unpickling runs code, so ``load_model`` unpickles only a file whose sha256 its sidecar
+vouches for. A crash at any instant leaves a pair that belongs together:
+
+1. the new .bin is written to a temporary file beside it and flushed to disk;
+2. the sidecar is replaced by the old sidecar plus a ``pending`` entry for the new .bin;
+3. the new .bin is renamed over the old one (atomic);
+4. the sidecar is replaced by the new one.
+
+Each step is atomic, and after each one the sidecar describes the .bin on disk (after 3,
+through its ``pending`` entry), so the pair on disk is always the old model or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from ..errors import ModelFileError
+
+PENDING = "pending"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(bin_path: Path) -> Path:
+    return Path(bin_path).with_suffix(".json")
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_temp(folder: Path, name: str, data: bytes) -> Path:
+    """Write bytes to a hidden temporary file in ``folder`` and flush them to disk."""
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        # mkstemp creates the file private (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return Path(temp)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old bytes or the new, never a mix."""
+    path = Path(path)
+    temp = _write_temp(path.parent, path.name, data)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _json_bytes(document: dict) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    for stale in folder.glob(f".{name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _prepare_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelFileError(
+            f"{folder}: cannot create the model directory ({exc.strerror})"
+        ) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ModelFileError(f"{folder}: the model directory is not writable")
+
+
+def save_model(model, metadata: dict, model_dir: Path, name: str) -> Path:
+    """Pickle ``model`` to ``<model_dir>/<name>.bin`` with its sidecar; return the .bin path."""
+    folder = Path(model_dir)
+    _prepare_folder(folder)
+    bin_path = folder / f"{name}.bin"
+    side_path = sidecar_path(bin_path)
+    _remove_stale_temps(folder, bin_path.name)
+    _remove_stale_temps(folder, side_path.name)
+
+    data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    metadata = {**metadata, "bin_sha256": hashlib.sha256(data).hexdigest(), "bin_size": len(data)}
+    try:
+        temp_bin = _write_temp(folder, bin_path.name, data)
+        try:
+            old = _read_sidecar(side_path) if bin_path.exists() and side_path.exists() else None
+            if old is not None:
+                old.pop(PENDING, None)
+                atomic_write(side_path, _json_bytes({**old, PENDING: metadata}))
+            os.replace(temp_bin, bin_path)
+        except BaseException:
+            temp_bin.unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+        atomic_write(side_path, _json_bytes(metadata))
+    except OSError as exc:
+        raise ModelFileError(f"{folder}: cannot write the model ({exc.strerror or exc})") from exc
+    return bin_path
+
+
+def _read_sidecar(path: Path) -> dict | None:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def read_metadata(bin_path: Path, data: bytes | None = None) -> dict:
+    """The sidecar entry that vouches for this .bin (whose bytes are ``data`` if given);
+    refuses a .bin that no sidecar vouches for."""
+    bin_path = Path(bin_path)
+    if not bin_path.is_file():
+        raise ModelFileError(f"{bin_path}: model file not found")
+    side_path = sidecar_path(bin_path)
+    if not side_path.is_file():
+        raise ModelFileError(
+            f"{bin_path}: its sidecar {side_path.name} is missing, so the file cannot be "
+            "verified; retrain with `ride-duration train`"
+        )
+    document = _read_sidecar(side_path)
+    if document is None:
+        raise ModelFileError(f"{side_path}: the sidecar is not valid JSON")
+    actual = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(bin_path)
+    for entry in (document, document.get(PENDING)):
+        if isinstance(entry, dict) and entry.get("bin_sha256") == actual:
+            return {k: v for k, v in entry.items() if k != PENDING}
+    raise ModelFileError(
+        f"{bin_path}: sha256 {actual[:12]}… does not match its sidecar "
+        f"({str(document.get('bin_sha256'))[:12]}…); the file was changed or corrupted, "
+        "retrain with `ride-duration train`"
+    )
+
+
+def load_model(bin_path: Path | str):
+    """Unpickle a model written by ``save_model``, after checking it against its sidecar."""
+    bin_path = Path(bin_path)
+    try:
+        data = bin_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"{bin_path}: model file not found") from None
+    read_metadata(bin_path, data)
+    return pickle.loads(data)

@@ -1,0 +1,200 @@
+"""Train a ride-duration model on one month and validate it on another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DATA_DIR, MODELS_DIR
+from ..dataset import check_taxi, load_prepared, month_path, parse_month
+from ..errors import DataError, RideDurationError
+from ..features import FEATURE_SETS, feature_columns, fit_vectorizer, transform
+from .artifact import save_model, sha256_file
+
+MODELS = ("linear", "lasso", "ridge")
+DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0}
+DEFAULT_NAME = {"linear": "lin_reg", "lasso": "lasso", "ridge": "ridge"}
+LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
+
+
+@dataclass
+class TrainOptions:
+    taxi: str = "green"
+    train_month: str = "2021-01"
+    val_month: str = "2021-02"
+    features: str = "lesson"
+    model: str = "linear"
+    alpha: float | None = None
+    data_dir: Path = DATA_DIR
+    model_dir: Path = MODELS_DIR
+    name: str | None = None
+
+    def validated(self) -> TrainOptions:
+        check_taxi(self.taxi)
+        if self.features not in FEATURE_SETS:
+            raise RideDurationError(
+                f"unknown feature set {self.features!r}: choose {', '.join(FEATURE_SETS)}"
+            )
+        if self.model not in MODELS:
+            raise RideDurationError(f"unknown model {self.model!r}: choose {', '.join(MODELS)}")
+        if self.alpha is not None and (not np.isfinite(self.alpha) or self.alpha <= 0):
+            raise RideDurationError(f"--alpha must be a positive number, not {self.alpha}")
+        if self.alpha is not None and self.model == "linear":
+            raise RideDurationError("--alpha applies to lasso and ridge, not to linear")
+        train_month, val_month = parse_month(self.train_month), parse_month(self.val_month)
+        name = self.name or DEFAULT_NAME[self.model]
+        if not name or "/" in name or name.startswith("."):
+            raise RideDurationError(f"--name {name!r} must be a plain file name")
+        return TrainOptions(
+            self.taxi,
+            train_month,
+            val_month,
+            self.features,
+            self.model,
+            self.alpha if self.alpha is not None else DEFAULT_ALPHA.get(self.model),
+            Path(self.data_dir),
+            Path(self.model_dir),
+            name,
+        )
+
+
+@dataclass
+class TrainResult:
+    pipeline: object
+    metrics: dict
+    reports: dict
+    metadata: dict
+    warnings: list[str] = field(default_factory=list)
+    model_path: Path | None = None
+
+
+def make_regressor(model: str, alpha: float | None):
+    """The regressor for lasso and ridge; linear is solved exactly by ``fit_exact``."""
+    from sklearn.linear_model import Lasso, Ridge
+
+    return Lasso(alpha=alpha) if model == "lasso" else Ridge(alpha=alpha)
+
+
+def _drop_missing_numeric(frame, numerical, report):
+    if not numerical:
+        return frame
+    missing = frame[numerical].isna().any(axis=1).to_numpy()
+    report.dropped_missing_feature = int(missing.sum())
+    if missing.any():
+        frame = frame.loc[~missing].reset_index(drop=True)
+        report.rows_kept -= int(missing.sum())
+    return frame
+
+
+def fit(options: TrainOptions, train_frame, val_frame=None):
+    """Fit the pipeline on a prepared frame: (pipeline, design, val design or None)."""
+    from sklearn.pipeline import Pipeline
+
+    from .solver import fit_exact
+
+    categorical, numerical = feature_columns(options.features, train_frame)
+    vectorizer = fit_vectorizer(train_frame, categorical, numerical)
+    design = transform(vectorizer, train_frame, categorical, numerical)
+    y = train_frame["duration"].to_numpy()
+    if options.model == "linear":
+        regressor = fit_exact(design, y)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            regressor = make_regressor(options.model, options.alpha).fit(design.matrix, y)
+    pipeline = Pipeline([("dictvectorizer", vectorizer), (options.model, regressor)])
+    val_design = (
+        transform(vectorizer, val_frame, categorical, numerical) if val_frame is not None else None
+    )
+    return pipeline, design, val_design
+
+
+def rmse(y_true, y_pred) -> float:
+    from sklearn.metrics import root_mean_squared_error
+
+    return float(root_mean_squared_error(y_true, y_pred))
+
+
+def _input_record(path: Path) -> dict:
+    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def library_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
+    """Read the months, fit, measure and (by default) save. Raises RideDurationError on
+    anything the user can fix."""
+    options = options.validated()
+    notes = []
+    if options.train_month == options.val_month:
+        notes.append(
+            f"validation month equals training month ({options.val_month}): "
+            "the validation RMSE is not an out-of-sample estimate"
+        )
+    train_frame, train_report = load_prepared(options.taxi, options.train_month, options.data_dir)
+    val_frame, val_report = load_prepared(options.taxi, options.val_month, options.data_dir)
+    _, numerical = feature_columns(options.features, train_frame)
+    train_frame = _drop_missing_numeric(train_frame, numerical, train_report)
+    val_frame = _drop_missing_numeric(val_frame, numerical, val_report)
+    if train_report.rows_kept == 0 or val_report.rows_kept == 0:
+        raise DataError("no ride has every feature recorded")
+
+    pipeline, design, val_design = fit(options, train_frame, val_frame)
+    regressor = pipeline[-1]
+    y_train = train_frame["duration"].to_numpy()
+    y_val = val_frame["duration"].to_numpy()
+    metrics = {
+        "n_train": len(y_train),
+        "n_val": len(y_val),
+        "n_features": design.matrix.shape[1],
+        "train_rmse": rmse(y_train, regressor.predict(design.matrix)),
+        "val_rmse": rmse(y_val, regressor.predict(val_design.matrix)),
+        "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
+    }
+    reports = {"train": train_report.as_dict(), "val": val_report.as_dict()}
+    metadata = {
+        "format": 1,
+        "name": options.name,
+        "taxi": options.taxi,
+        "train_month": options.train_month,
+        "val_month": options.val_month,
+        "features": {
+            "set": options.features,
+            "categorical": list(FEATURE_SETS[options.features][0]),
+            "numerical": numerical,
+        },
+        "model": {
+            "kind": options.model,
+            "class": type(regressor).__name__,
+            "params": {"alpha": options.alpha} if options.alpha is not None else {},
+            "solver": "exact minimum-norm least squares"
+            if options.model == "linear"
+            else "scikit-learn default",
+        },
+        "metrics": metrics,
+        "rows": reports,
+        "inputs": [
+            _input_record(month_path(options.taxi, month, options.data_dir))
+            for month in dict.fromkeys([options.train_month, options.val_month])
+        ],
+        "versions": library_versions(),
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    result = TrainResult(pipeline, metrics, reports, metadata, notes)
+    if save:
+        result.model_path = save_model(pipeline, metadata, options.model_dir, options.name)
+    return result

@@ -1,0 +1,70 @@
+"""The fast featuriser gives exactly DictVectorizer's matrix and vocabulary."""
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction import DictVectorizer
+
+from ride_duration.dataset import prepare
+from ride_duration.features import feature_columns, fit_vectorizer, to_dicts, transform
+from tests.helpers import at, trips
+
+
+def _frames():
+    train = trips(
+        [
+            (at(1, 10), at(1, 10, 5), 43, 151, 1.8),
+            (at(1, 10), at(1, 10, 9), 7, 43, 0.0),
+            (at(1, 10), at(1, 10, 20), None, 151, 3.0),
+            (at(1, 10), at(1, 10, 7), 43, 151, 2.2),
+        ]
+    )
+    val = trips(
+        [
+            (at(1, 10), at(1, 10, 5), 43, 151, 1.0),
+            (at(1, 10), at(1, 10, 5), 99, 98, 1.0),  # both zones unseen in training
+            (at(1, 10), at(1, 10, 5), 7, 151, 4.0),  # pair unseen, zones seen
+        ]
+    )
+    return prepare(train)[0], prepare(val)[0]
+
+
+def _same_as_dictvectorizer(feature_set):
+    train, val = _frames()
+    categorical, numerical = feature_columns(feature_set, train)
+    reference = DictVectorizer()
+    expected = reference.fit_transform(to_dicts(train, categorical, numerical))
+    expected_val = reference.transform(to_dicts(val, categorical, numerical))
+
+    ours = fit_vectorizer(train, categorical, numerical)
+    matrix = transform(ours, train, categorical, numerical).matrix
+    matrix_val = transform(ours, val, categorical, numerical).matrix
+
+    assert ours.feature_names_ == reference.feature_names_
+    assert ours.vocabulary_ == reference.vocabulary_
+    for got, want in ((matrix, expected), (matrix_val, expected_val)):
+        assert got.shape == want.shape
+        assert got.indices.dtype == np.int32
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)
+    # The fitted vectorizer works on dicts as the pipeline will call it.
+    assert (ours.transform(to_dicts(val, categorical, numerical)) != matrix_val).nnz == 0
+
+
+def test_lesson_features_match_dictvectorizer():
+    _same_as_dictvectorizer("lesson")
+
+
+def test_homework_features_match_dictvectorizer():
+    _same_as_dictvectorizer("homework")
+
+
+def test_lesson_without_distance_uses_the_pair_alone():
+    train, _ = _frames()
+    assert feature_columns("lesson", train.drop(columns="trip_distance")) == (["PU_DO"], [])
+
+
+def test_plain_string_columns_are_accepted():
+    frame = pd.DataFrame({"PU_DO": ["1_2", "3_4", "1_2"], "trip_distance": [1.0, 2.0, 3.0]})
+    vectorizer = fit_vectorizer(frame, ["PU_DO"], ["trip_distance"])
+    assert vectorizer.feature_names_ == ["PU_DO=1_2", "PU_DO=3_4", "trip_distance"]

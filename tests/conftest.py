@@ -1,0 +1,34 @@
+"""Shared fixtures. Real TLC files come from RIDE_DURATION_TLC_DIR (default ../shared/data/tlc,
+relative to the project root); tests that need them skip, saying why, where it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ride_duration.config import PROJECT_ROOT, SHARED_TLC_ENV
+from tests.helpers import copy_months
+
+LESSON_MONTHS = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
+
+
+def _tlc_dir() -> Path:
+    configured = os.environ.get(SHARED_TLC_ENV, "../shared/data/tlc")
+    path = Path(configured)
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
+@pytest.fixture(scope="session")
+def tlc_dir() -> Path:
+    path = _tlc_dir()
+    if not (path / LESSON_MONTHS[0]).is_file():
+        pytest.skip(f"real TLC files not found in {path} (set {SHARED_TLC_ENV} to their folder)")
+    return path
+
+
+@pytest.fixture
+def lesson_data(tlc_dir: Path, tmp_path: Path) -> Path:
+    """A writable data dir holding copies of the lesson months."""
+    return copy_months(tlc_dir, tmp_path / "data", *LESSON_MONTHS)
