@@ -8,10 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from ride_duration.config import PROJECT_ROOT, SHARED_TLC_ENV
+from ride_duration.config import BASE_URL_ENV, PROJECT_ROOT, SHARED_TLC_ENV
+from ride_duration.download import BACKOFF_ENV
 from tests.helpers import copy_months
 
 LESSON_MONTHS = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet():
+    """Point every download (in this process and in CLI subprocesses) at a closed loopback
+    port unless a test names its own server: tests never reach the TLC CDN."""
+    saved = {key: os.environ.get(key) for key in (BASE_URL_ENV, BACKOFF_ENV)}
+    os.environ[BASE_URL_ENV] = "http://127.0.0.1:9"
+    os.environ[BACKOFF_ENV] = "0.05"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _tlc_dir() -> Path:

@@ -37,6 +37,15 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fetching(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="TLC mirror (default $RIDE_DURATION_BASE_URL or the TLC CDN)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _add_months(parser: argparse.ArgumentParser, train: str, val: str, taxi: str) -> None:
     parser.add_argument("--taxi", default=taxi, help=f"{{{','.join(TAXI_TYPES)}}} (default {taxi})")
     parser.add_argument(
@@ -95,7 +104,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write <name>.bin and <name>.json (default: models/)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: fail if a month is not in the data folder",
+    )
+    _add_fetching(train)
     train.set_defaults(handler=_run_train)
+
+    download = commands.add_parser(
+        "download",
+        help="fetch TLC months (and the zone lookup) into data/, cached and verified",
+        description="Download TLC trip-record months. A file already present and valid is not "
+        "fetched again; downloads go through a .part file, are checked, then renamed.",
+    )
+    _add_common(download)
+    download.add_argument("--taxi", default="green", help=f"{{{','.join(TAXI_TYPES)}}}")
+    download.add_argument(
+        "--month",
+        action="append",
+        default=[],
+        metavar="YYYY-MM",
+        help="a month to fetch; repeat for several",
+    )
+    download.add_argument("--zones", action="store_true", help="fetch taxi_zone_lookup.csv")
+    download.add_argument(
+        "--verify", action="store_true", help="recheck every file in data/MANIFEST.json"
+    )
+    _add_data_dir(download)
+    _add_fetching(download)
+    download.set_defaults(handler=_run_download)
     return parser
 
 
@@ -112,6 +150,9 @@ def _run_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         model_dir=args.model_dir,
         name=args.name,
+        offline=args.offline,
+        base_url=args.base_url,
+        quiet=args.quiet,
     )
     result = train(options)
     for note in result.warnings:
@@ -139,6 +180,36 @@ def _run_train(args: argparse.Namespace) -> int:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from . import download
+    from .dataset import check_taxi, parse_month
+
+    if not (args.month or args.zones or args.verify):
+        raise RideDurationError("say what to fetch: --month YYYY-MM, --zones or --verify")
+    # Validate every argument before any URL is built or byte fetched.
+    taxi = check_taxi(args.taxi)
+    months = [parse_month(m) for m in args.month]
+    for month in months:
+        path = download.ensure_month(
+            taxi, month, args.data_dir, base_url=args.base_url, quiet=args.quiet
+        )
+        print(path)
+    if args.zones:
+        print(download.ensure_zones(args.data_dir, base_url=args.base_url, quiet=args.quiet))
+    if args.verify:
+        results = download.verify(args.data_dir)
+        for name, status in results:
+            print(f"{status:<8} {name}")
+        bad = [name for name, status in results if status != "ok"]
+        if not results:
+            print(f"no downloads recorded in {args.data_dir / download.MANIFEST_FILE}")
+        if bad:
+            raise RideDurationError(
+                f"{len(bad)} file(s) changed, corrupt or missing: {', '.join(bad)}"
+            )
     return 0
 
 

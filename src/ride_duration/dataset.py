@@ -131,6 +131,45 @@ def _resolve_columns(names: list[str], schema: TaxiSchema, taxi: str, path: Path
     return resolved
 
 
+def _looks_like_html(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(512).lstrip()
+    return head.startswith(b"<")
+
+
+def validate_month_file(path: Path, taxi: str) -> None:
+    """Check that a file is a usable month of ``taxi`` trips: a parquet file whose footer
+    reads, with the columns the type needs and at least one row."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size and _looks_like_html(path):
+        raise DataError(f"{path}: not a parquet file (it holds an HTML or XML page)")
+    parquet = _open_parquet(path)
+    _resolve_columns(parquet.schema_arrow.names, SCHEMAS[taxi], taxi, path)
+    if parquet.metadata.num_rows == 0:
+        raise DataError(f"{path}: the file holds no trips")
+
+
+ZONE_COLUMNS = ("LocationID", "Borough", "Zone", "service_zone")
+
+
+def read_zones(path: Path) -> pd.DataFrame:
+    """The taxi-zone lookup. Its "NA" and "N/A" zones are names, not missing values."""
+    try:
+        zones = pd.read_csv(path, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    missing = [c for c in ZONE_COLUMNS if c not in zones]
+    if missing:
+        raise DataError(f"{path}: not the taxi zone lookup (no column {missing[0]!r})")
+    if zones.empty:
+        raise DataError(f"{path}: the zone lookup has no rows")
+    return zones
+
+
+def validate_zones_file(path: Path) -> None:
+    read_zones(path)
+
+
 def read_raw(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
     """The whole month as TLC published it, every column."""
     path = month_path(taxi, month, data_dir)

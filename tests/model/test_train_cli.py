@@ -8,7 +8,7 @@ import pytest
 
 from ride_duration import load_model, read_metadata
 from ride_duration.errors import ModelFileError
-from ride_duration.modeling.artifact import sha256_file
+from ride_duration.files import sha256_file
 from tests.helpers import run_cli
 
 
@@ -100,6 +100,7 @@ def test_python_dash_m_and_console_script_agree(trained):
 def test_missing_month_is_one_line_exit_2(tmp_path):
     result = run_cli(
         "train",
+        "--offline",
         "--data-dir",
         str(tmp_path),
         "--model-dir",

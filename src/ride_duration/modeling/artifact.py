@@ -15,77 +15,24 @@ through its ``pending`` entry), so the pair on disk is always the old model or t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 from ..errors import ModelFileError
+from ..files import atomic_write, fsync_dir, remove_stale_temps, sha256_file, write_temp
 
 PENDING = "pending"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sidecar_path(bin_path: Path) -> Path:
     return Path(bin_path).with_suffix(".json")
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_temp(folder: Path, name: str, data: bytes) -> Path:
-    """Write bytes to a hidden temporary file in ``folder`` and flush them to disk."""
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return Path(temp)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old bytes or the new, never a mix."""
-    path = Path(path)
-    temp = _write_temp(path.parent, path.name, data)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _json_bytes(document: dict) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
-
-
-def _remove_stale_temps(folder: Path, name: str) -> None:
-    for stale in folder.glob(f".{name}.*.tmp"):
-        stale.unlink(missing_ok=True)
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -105,13 +52,13 @@ def save_model(model, metadata: dict, model_dir: Path, name: str) -> Path:
     _prepare_folder(folder)
     bin_path = folder / f"{name}.bin"
     side_path = sidecar_path(bin_path)
-    _remove_stale_temps(folder, bin_path.name)
-    _remove_stale_temps(folder, side_path.name)
+    remove_stale_temps(folder, bin_path.name)
+    remove_stale_temps(folder, side_path.name)
 
     data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     metadata = {**metadata, "bin_sha256": hashlib.sha256(data).hexdigest(), "bin_size": len(data)}
     try:
-        temp_bin = _write_temp(folder, bin_path.name, data)
+        temp_bin = write_temp(folder, bin_path.name, data)
         try:
             old = _read_sidecar(side_path) if bin_path.exists() and side_path.exists() else None
             if old is not None:
@@ -121,7 +68,7 @@ def save_model(model, metadata: dict, model_dir: Path, name: str) -> Path:
         except BaseException:
             temp_bin.unlink(missing_ok=True)
             raise
-        _fsync_dir(folder)
+        fsync_dir(folder)
         atomic_write(side_path, _json_bytes(metadata))
     except OSError as exc:
         raise ModelFileError(f"{folder}: cannot write the model ({exc.strerror or exc})") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -13,9 +13,11 @@ import numpy as np
 
 from ..config import DATA_DIR, MODELS_DIR
 from ..dataset import check_taxi, load_prepared, month_path, parse_month
+from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
 from ..features import FEATURE_SETS, feature_columns, fit_vectorizer, transform
-from .artifact import save_model, sha256_file
+from ..files import sha256_file
+from .artifact import save_model
 
 MODELS = ("linear", "lasso", "ridge")
 DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0}
@@ -34,6 +36,9 @@ class TrainOptions:
     data_dir: Path = DATA_DIR
     model_dir: Path = MODELS_DIR
     name: str | None = None
+    offline: bool = False
+    base_url: str | None = None
+    quiet: bool = False
 
     def validated(self) -> TrainOptions:
         check_taxi(self.taxi)
@@ -51,16 +56,14 @@ class TrainOptions:
         name = self.name or DEFAULT_NAME[self.model]
         if not name or "/" in name or name.startswith("."):
             raise RideDurationError(f"--name {name!r} must be a plain file name")
-        return TrainOptions(
-            self.taxi,
-            train_month,
-            val_month,
-            self.features,
-            self.model,
-            self.alpha if self.alpha is not None else DEFAULT_ALPHA.get(self.model),
-            Path(self.data_dir),
-            Path(self.model_dir),
-            name,
+        return replace(
+            self,
+            train_month=train_month,
+            val_month=val_month,
+            alpha=self.alpha if self.alpha is not None else DEFAULT_ALPHA.get(self.model),
+            data_dir=Path(self.data_dir),
+            model_dir=Path(self.model_dir),
+            name=name,
         )
 
 
@@ -121,8 +124,15 @@ def rmse(y_true, y_pred) -> float:
     return float(root_mean_squared_error(y_true, y_pred))
 
 
-def _input_record(path: Path) -> dict:
-    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+def _input_record(path: Path, notes: list[str]) -> dict:
+    digest = sha256_file(path)
+    recorded = manifest_sha256(path)
+    if recorded and recorded != digest:
+        notes.append(
+            f"{path} differs from the file downloaded on record (data/{MANIFEST_FILE}); "
+            "check it with `ride-duration download --verify`"
+        )
+    return {"file": path.name, "size": path.stat().st_size, "sha256": digest}
 
 
 def library_versions() -> dict:
@@ -144,6 +154,15 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         notes.append(
             f"validation month equals training month ({options.val_month}): "
             "the validation RMSE is not an out-of-sample estimate"
+        )
+    for month in dict.fromkeys([options.train_month, options.val_month]):
+        ensure_month(
+            options.taxi,
+            month,
+            options.data_dir,
+            base_url=options.base_url,
+            offline=options.offline,
+            quiet=options.quiet,
         )
     train_frame, train_report = load_prepared(options.taxi, options.train_month, options.data_dir)
     val_frame, val_report = load_prepared(options.taxi, options.val_month, options.data_dir)
@@ -188,7 +207,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "metrics": metrics,
         "rows": reports,
         "inputs": [
-            _input_record(month_path(options.taxi, month, options.data_dir))
+            _input_record(month_path(options.taxi, month, options.data_dir), notes)
             for month in dict.fromkeys([options.train_month, options.val_month])
         ],
         "versions": library_versions(),
