@@ -110,7 +110,9 @@ def _open_parquet(path: Path, hint: str = ""):
     if not path.is_file():
         raise DataError(f"{path}: file not found" + (f"; {hint}" if hint else ""))
     try:
-        return pq.ParquetFile(path)
+        # Arrow's own allocator keeps freed memory for itself; through the system allocator the
+        # memory of a converted month is reused by NumPy instead of adding to the peak.
+        return pq.ParquetFile(path, memory_map=True)
     except Exception as exc:  # pyarrow raises several types for a bad footer
         reason = "the file is empty" if path.stat().st_size == 0 else str(exc).splitlines()[0]
         raise DataError(f"{path}: not a readable parquet file ({reason})") from exc
@@ -196,9 +198,14 @@ def read_month(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from exc
     if table.num_rows == 0:
         raise DataError(f"{path}: the file holds no trips")
-    frame = table.rename_columns([columns[name] for name in table.column_names]).to_pandas()
+    table = table.rename_columns([columns[name] for name in table.column_names])
+    # self_destruct frees each Arrow column as soon as it is converted: a 3-million-row
+    # month then never sits in memory twice.
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    source_names = {normalised: source for source, normalised in columns.items()}
     for column in ("pickup_datetime", "dropoff_datetime"):
-        frame[column] = _as_timestamps(frame[column], column, path)
+        frame[column] = _as_timestamps(frame[column], source_names[column], path)
     if "trip_distance" in frame:
         frame["trip_distance"] = pd.to_numeric(frame["trip_distance"], errors="coerce").astype(
             "float64"
@@ -253,79 +260,97 @@ def duration_minutes(frame: pd.DataFrame) -> np.ndarray:
 
 def location_ids(values: pd.Series) -> np.ndarray:
     """Location IDs as int64 with -1 for missing; FHV stores them as floats with NaN."""
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+        return values.to_numpy(np.int64)
     numbers = pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)
     return np.where(np.isnan(numbers), -1, numbers).astype(np.int64)
+
+
+def factorize_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) of integer IDs; codes are int32. Location IDs are small, so a lookup
+    table does it in one pass without hashing; other ranges fall back to pandas."""
+    if len(values) and values.min() >= -1 and values.max() < 1 << 20:
+        present = np.bincount(values + 1) > 0
+        uniques = np.flatnonzero(present) - 1
+        lookup = np.cumsum(present, dtype=np.int32) - 1
+        return lookup[values + 1], uniques
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int32), np.asarray(uniques)
 
 
 def _string_categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype="str"))
 
 
-def prepare(frame: pd.DataFrame, month: str | None = None) -> tuple[pd.DataFrame, PrepareReport]:
+def prepare(
+    frame: pd.DataFrame, month: str | None = None, *, timestamps: bool = True
+) -> tuple[pd.DataFrame, PrepareReport]:
     """Keep rides of 1 to 60 minutes (both ends included) and build the model's columns.
 
     Location IDs become strings ("-1" where missing) and PU_DO is "<PU>_<DO>". They are
     stored as categoricals of strings, so a month of millions of rows converts only its few
     hundred distinct IDs to text. Rows outside the file's month are kept, as the course does,
-    and counted.
+    and counted. ``timestamps=False`` leaves out the pickup and dropoff columns (training
+    does not need them, and a big month saves their memory).
     """
     minutes = duration_minutes(frame)
-    valid = ~np.isnan(minutes)
-    keep = valid & (minutes >= MIN_DURATION_MINUTES) & (minutes <= MAX_DURATION_MINUTES)
-    pu_all = location_ids(frame["PULocationID"])
-    do_all = location_ids(frame["DOLocationID"])
+    keep = (minutes >= MIN_DURATION_MINUTES) & (minutes <= MAX_DURATION_MINUTES)
+    kept = np.flatnonzero(keep)
+    del keep
+    pu = location_ids(frame["PULocationID"])[kept]
+    do = location_ids(frame["DOLocationID"])[kept]
     report = PrepareReport(
         rows_read=len(frame),
-        rows_kept=int(keep.sum()),
-        dropped_missing_time=int((~valid).sum()),
+        rows_kept=len(kept),
+        dropped_missing_time=int(np.isnan(minutes).sum()),
         dropped_negative=int((minutes < 0).sum()),
         dropped_too_short=int(((minutes >= 0) & (minutes < MIN_DURATION_MINUTES)).sum()),
         dropped_too_long=int((minutes > MAX_DURATION_MINUTES).sum()),
-        flagged_missing_location=int(((pu_all == -1) | (do_all == -1))[keep].sum()),
+        flagged_missing_location=int(((pu == -1) | (do == -1)).sum()),
         flagged_bad_distance=0,
         flagged_outside_month=0,
     )
-    pu, do = pu_all[keep], do_all[keep]
-    pu_codes, pu_uniques = pd.factorize(pu)
-    do_codes, do_uniques = pd.factorize(do)
-    pair_codes, pair_uniques = pd.factorize(pu_codes.astype(np.int64) * len(do_uniques) + do_codes)
+    pu_codes, pu_uniques = factorize_ids(pu)
+    do_codes, do_uniques = factorize_ids(do)
+    del pu, do
+    n_do = max(len(do_uniques), 1)
+    pair_codes, pair_uniques = factorize_ids(pu_codes.astype(np.int64) * n_do + do_codes)
     pu_labels = [str(v) for v in pu_uniques]
     do_labels = [str(v) for v in do_uniques]
-    pair_labels = [
-        f"{pu_labels[p]}_{do_labels[d]}"
-        for p, d in zip(
-            pair_uniques // max(len(do_uniques), 1), pair_uniques % max(len(do_uniques), 1)
-        )
-    ]
-    prepared = pd.DataFrame(
-        {
-            "pickup_datetime": frame["pickup_datetime"].to_numpy()[keep],
-            "dropoff_datetime": frame["dropoff_datetime"].to_numpy()[keep],
-            "PULocationID": _string_categorical(pu_codes, pu_labels),
-            "DOLocationID": _string_categorical(do_codes, do_labels),
-            "PU_DO": _string_categorical(pair_codes, pair_labels),
-        }
-    )
+    pair_labels = [f"{pu_labels[p]}_{do_labels[d]}" for p, d in zip(*divmod(pair_uniques, n_do))]
+
+    columns = {}
+    pickup = frame["pickup_datetime"].to_numpy("datetime64[us]")[kept]
+    if month is not None:
+        start, end = month_bounds(month)
+        report.flagged_outside_month = int(((pickup < start) | (pickup >= end)).sum())
+    if timestamps:
+        columns["pickup_datetime"] = pickup
+        columns["dropoff_datetime"] = frame["dropoff_datetime"].to_numpy("datetime64[us]")[kept]
+    del pickup
+    columns["PULocationID"] = _string_categorical(pu_codes, pu_labels)
+    columns["DOLocationID"] = _string_categorical(do_codes, do_labels)
+    columns["PU_DO"] = _string_categorical(pair_codes, pair_labels)
     if "trip_distance" in frame:
-        distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)[keep]
-        prepared["trip_distance"] = distance
+        distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)[kept]
         # Negative, missing or beyond-the-city distances are kept (the model sees them as
         # recorded) but counted, so a user can tell a dirty month from a clean one.
         report.flagged_bad_distance = int(
             ((distance < 0) | (distance > 500) | np.isnan(distance)).sum()
         )
-    prepared["duration"] = minutes[keep]
-    if month is not None:
-        start, end = month_bounds(month)
-        pickup = prepared["pickup_datetime"].to_numpy("datetime64[us]")
-        report.flagged_outside_month = int(((pickup < start) | (pickup >= end)).sum())
-    return prepared, report
+        columns["trip_distance"] = distance
+    columns["duration"] = minutes[kept]
+    return pd.DataFrame(columns, copy=False), report
 
 
-def load_prepared(taxi: str, month: str, data_dir: Path) -> tuple[pd.DataFrame, PrepareReport]:
+def load_prepared(
+    taxi: str, month: str, data_dir: Path, *, timestamps: bool = True
+) -> tuple[pd.DataFrame, PrepareReport]:
     """Read one month and prepare it, refusing months from which no ride survives."""
     month = parse_month(month)
-    prepared, report = prepare(read_month(check_taxi(taxi), month, data_dir), month)
+    raw = read_month(check_taxi(taxi), month, data_dir)
+    prepared, report = prepare(raw, month, timestamps=timestamps)
+    del raw
     if report.rows_kept == 0:
         raise DataError(
             f"{month_path(taxi, month, data_dir)}: none of its {report.rows_read} trips lasts "

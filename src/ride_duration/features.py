@@ -10,6 +10,7 @@ the same ``feature_names_`` and ``vocabulary_``, and a genuinely fitted DictVect
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,17 @@ def feature_columns(feature_set: str, frame: pd.DataFrame) -> tuple[list[str], l
     return list(categorical), [c for c in numerical if c in frame]
 
 
+def complete_rows(frame: pd.DataFrame, numerical: list[str]) -> tuple[pd.DataFrame, int]:
+    """Rows whose numerical features are all recorded, and how many were not: a missing
+    distance cannot be one-hot encoded nor guessed without biasing the fit."""
+    if not numerical:
+        return frame, 0
+    missing = frame[numerical].isna().any(axis=1).to_numpy()
+    if not missing.any():
+        return frame, 0
+    return frame.loc[~missing].reset_index(drop=True), int(missing.sum())
+
+
 def to_dicts(frame: pd.DataFrame, categorical: list[str], numerical: list[str]) -> list[dict]:
     """The course's representation: one dict per ride (slow; for small inputs and checks)."""
     columns = {c: frame[c].astype(object).tolist() for c in categorical}
@@ -41,17 +53,70 @@ def to_dicts(frame: pd.DataFrame, categorical: list[str], numerical: list[str]) 
 
 @dataclass
 class Design:
-    """A design matrix and the structure the exact solver uses.
+    """A design matrix, kept as the structure it is made of.
 
     ``group_columns[g][i]`` is the matrix column of row i's category in categorical column g
     (-1 where the category was not seen in training); ``numeric`` holds the numerical
-    columns' values and ``numeric_columns`` their matrix columns.
+    columns' values and ``numeric_columns`` their matrix columns. The exact solver and
+    ``predict`` work on this structure; ``matrix`` (DictVectorizer's CSR matrix, built on
+    first use) is for the regressors that need it.
     """
 
-    matrix: sp.csr_matrix
     group_columns: list[np.ndarray]
     numeric: np.ndarray
     numeric_columns: list[int]
+    n_features: int
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.numeric)
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        slots = [
+            *self.group_columns,
+            *(np.full(self.n_rows, c, np.int32) for c in self.numeric_columns),
+        ]
+        values = [np.ones(self.n_rows)] * len(self.group_columns) + list(self.numeric.T)
+        # DictVectorizer's rows list their columns in increasing order: sort each row's few
+        # slots with compare-and-swap passes (a bubble sort across at most three columns).
+        slots, values = [s.copy() for s in slots], [v.copy() for v in values]
+        for end in range(len(slots) - 1, 0, -1):
+            for j in range(end):
+                swap = slots[j] > slots[j + 1]
+                slots[j][swap], slots[j + 1][swap] = slots[j + 1][swap], slots[j][swap]
+                values[j][swap], values[j + 1][swap] = values[j + 1][swap], values[j][swap]
+        columns = np.column_stack(slots) if slots else np.empty((self.n_rows, 0), np.int32)
+        data = np.column_stack(values) if values else np.empty((self.n_rows, 0))
+        present = columns >= 0
+        indptr = np.zeros(self.n_rows + 1, dtype=np.int32 if present.size < 2**31 else np.int64)
+        np.cumsum(present.sum(axis=1), out=indptr[1:])
+        matrix = sp.csr_matrix(
+            (data[present], columns[present].astype(np.int32), indptr),
+            shape=(self.n_rows, self.n_features),
+        )
+        matrix.has_sorted_indices = True
+        return matrix
+
+    def dot(self, coef: np.ndarray) -> np.ndarray:
+        """``matrix @ coef`` without building the matrix."""
+        out = (
+            self.numeric @ coef[self.numeric_columns]
+            if self.numeric_columns
+            else np.zeros(self.n_rows)
+        )
+        padded = np.append(coef, 0.0)  # column -1 (unseen category) contributes nothing
+        for group in self.group_columns:
+            out += padded[group]
+        return out
+
+    def column_means(self) -> np.ndarray:
+        means = np.zeros(self.n_features)
+        for group in self.group_columns:
+            means += np.bincount(group[group >= 0], minlength=self.n_features)
+        means /= self.n_rows
+        means[self.numeric_columns] = self.numeric.mean(axis=0)
+        return means
 
 
 def _category_labels(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
@@ -99,25 +164,4 @@ def transform(
         else np.empty((n_rows, 0))
     )
     numeric_columns = [vocabulary[c] for c in numerical]
-
-    n_slots = len(group_columns) + len(numeric_columns)
-    columns = np.empty((n_rows, n_slots), dtype=np.int32)
-    values = np.ones((n_rows, n_slots), dtype=np.float64)
-    for slot, group in enumerate(group_columns):
-        columns[:, slot] = group
-    for offset, column in enumerate(numeric_columns):
-        columns[:, len(group_columns) + offset] = column
-        values[:, len(group_columns) + offset] = numeric[:, offset]
-    if n_slots > 1:
-        order = np.argsort(columns, axis=1, kind="stable")
-        columns = np.take_along_axis(columns, order, axis=1)
-        values = np.take_along_axis(values, order, axis=1)
-    present = columns >= 0
-    indptr = np.zeros(n_rows + 1, dtype=np.int32 if present.size < 2**31 else np.int64)
-    np.cumsum(present.sum(axis=1), out=indptr[1:])
-    matrix = sp.csr_matrix(
-        (values[present], columns[present], indptr),
-        shape=(n_rows, len(vectorizer.feature_names_)),
-    )
-    matrix.has_sorted_indices = True
-    return Design(matrix, group_columns, numeric, numeric_columns)
+    return Design(group_columns, numeric, numeric_columns, len(vectorizer.feature_names_))

@@ -110,7 +110,7 @@ def fit_exact(design: Design, y: np.ndarray, *, dense_limit: int = 4000):
     from sklearn.linear_model import LinearRegression
 
     y = np.asarray(y, dtype=float)
-    n_features = design.matrix.shape[1]
+    n_features = design.n_features
     local_groups, columns_of = [], []
     for group in design.group_columns:
         used = np.flatnonzero(np.bincount(group, minlength=n_features))
@@ -132,7 +132,7 @@ def fit_exact(design: Design, y: np.ndarray, *, dense_limit: int = 4000):
     for used, part in zip(columns_of, parts):
         coef[used] = part
     coef[design.numeric_columns] = beta
-    column_means = np.asarray(design.matrix.mean(axis=0)).ravel()
+    column_means = design.column_means()
 
     model = LinearRegression()
     model.coef_ = coef

@@ -1,0 +1,244 @@
+"""Benchmark `ride-duration train` against the course's approach, as separate processes.
+
+It builds yellow-sized months (3,066,766 and 2,913,955 rows, the sizes of yellow 2023-01 and
+2023-02) by resampling real green rows with a fixed seed, then runs both approaches in
+alternation, several times, on those months and on the lesson months, for both feature sets.
+It reports median wall time, median peak memory (RSS) and their ratios. Run: `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SIZES = {"2023-01": 3_066_766, "2023-02": 2_913_955}
+SEED = 20230101
+TARGET_SPEEDUP_BIG = 12.0
+TARGET_MEMORY_BIG = 0.25
+TARGET_SPEEDUP_LESSON = 2.0
+
+
+def build_big_months(tlc_dir: Path, out: Path) -> Path:
+    """Resample real green rows (all columns) to the size of a yellow month."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    for month, rows in SIZES.items():
+        target = out / f"green_tripdata_{month}.parquet"
+        if target.exists() and pq.ParquetFile(target).metadata.num_rows == rows:
+            continue
+        source = pq.read_table(tlc_dir / f"green_tripdata_{month}.parquet")
+        sample = source.take(pa.array(rng.integers(0, source.num_rows, rows)))
+        pq.write_table(sample, target.with_suffix(".part"), compression="zstd")
+        os.replace(target.with_suffix(".part"), target)
+    return out
+
+
+def run(command: list[str]) -> tuple[float, float, dict]:
+    """Wall seconds, peak RSS in MiB and the JSON the process printed."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would mix all children).
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr}")
+    return wall, usage.ru_maxrss / 1024, json.loads(stdout.strip().splitlines()[-1])
+
+
+def commands(data_dir: Path, months: tuple[str, str], features: str, scratch: Path):
+    train, val = months
+    course = [
+        sys.executable,
+        str(HERE / "course_approach.py"),
+        str(data_dir / f"green_tripdata_{train}.parquet"),
+        str(data_dir / f"green_tripdata_{val}.parquet"),
+        features,
+        str(scratch / "course.bin"),
+    ]
+    ours = [
+        sys.executable,
+        "-m",
+        "ride_duration",
+        "train",
+        "--offline",
+        "--quiet",
+        "--json",
+        "--taxi",
+        "green",
+        "--train",
+        train,
+        "--val",
+        val,
+        "--features",
+        features,
+        "--data-dir",
+        str(data_dir),
+        "--model-dir",
+        str(scratch / "models"),
+    ]
+    return course, ours
+
+
+def measure(name, data_dir, months, features, repeats, scratch) -> dict:
+    course_cmd, ours_cmd = commands(data_dir, months, features, scratch)
+    runs = {"course": [], "ours": []}
+    for index in range(repeats):
+        order = [("course", course_cmd), ("ours", ours_cmd)]
+        for label, command in order if index % 2 == 0 else order[::-1]:
+            runs[label].append(run(command))
+            print(
+                f"  {name:<22} {label:<6} {runs[label][-1][0]:7.2f} s "
+                f"{runs[label][-1][1]:7.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = {"scenario": name, "features": features, "months": months}
+    for label, results in runs.items():
+        summary[label] = {
+            "seconds": statistics.median(r[0] for r in results),
+            "peak_mib": statistics.median(r[1] for r in results),
+            "train_rmse": results[-1][2]["train_rmse"],
+            "val_rmse": results[-1][2]["val_rmse"],
+            "n_train": results[-1][2]["n_train"],
+        }
+    summary["speedup"] = summary["course"]["seconds"] / summary["ours"]["seconds"]
+    summary["memory_ratio"] = summary["ours"]["peak_mib"] / summary["course"]["peak_mib"]
+    return summary
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def report(results: list[dict]) -> str:
+    lines = [
+        f"Machine: {machine()}",
+        "",
+        "| scenario | features | course s | ours s | speedup | course MiB | ours MiB | memory "
+        "| course val RMSE | ours val RMSE |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['scenario']} | {r['features']} | {r['course']['seconds']:.2f} | "
+            f"{r['ours']['seconds']:.2f} | {r['speedup']:.1f}x | {r['course']['peak_mib']:.0f} | "
+            f"{r['ours']['peak_mib']:.0f} | {r['memory_ratio']:.0%} | "
+            f"{r['course']['val_rmse']:.4f} | {r['ours']['val_rmse']:.4f} |"
+        )
+    lines.append("")
+    for r in results:
+        big = r["scenario"].startswith("3M")
+        speed_target = TARGET_SPEEDUP_BIG if big else TARGET_SPEEDUP_LESSON
+        checks = [
+            f"speedup {r['speedup']:.1f}x >= {speed_target:g}x: "
+            f"{'met' if r['speedup'] >= speed_target else 'NOT met'}"
+        ]
+        if big:
+            checks.append(
+                f"memory {r['memory_ratio']:.0%} <= {TARGET_MEMORY_BIG:.0%}: "
+                f"{'met' if r['memory_ratio'] <= TARGET_MEMORY_BIG else 'NOT met'}"
+            )
+        lines.append(f"{r['scenario']} / {r['features']}: " + "; ".join(checks))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tlc-dir",
+        type=Path,
+        default=Path(os.environ.get("RIDE_DURATION_TLC_DIR", ROOT.parent / "shared/data/tlc")),
+        help="folder with green 2021-01/02 and 2023-01/02 parquet files",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each approach")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "ride-duration-bench",
+        help="where the resampled months are cached",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--skip-big", action="store_true", help="only the lesson months")
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build_only:
+        build_big_months(args.tlc_dir.resolve(), args.work_dir)
+        return 0
+
+    tlc_dir = args.tlc_dir.resolve()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir.parent))
+    results = []
+    if not args.skip_big:
+        print(f"building 3M-row months in {args.work_dir} ...", file=sys.stderr)
+        # In a child process: a child's peak RSS on Linux starts from its parent's at fork,
+        # so this process must stay small for the measurements to be the children's own.
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--build-only",
+                "--tlc-dir",
+                str(tlc_dir),
+                "--work-dir",
+                str(args.work_dir),
+            ],
+            check=True,
+        )
+        big = args.work_dir
+        for features in ("lesson", "homework"):
+            results.append(
+                measure(
+                    "3M rows (2023-01/02)",
+                    big,
+                    ("2023-01", "2023-02"),
+                    features,
+                    args.repeats,
+                    scratch,
+                )
+            )
+    for features in ("lesson", "homework"):
+        results.append(
+            measure(
+                "lesson months", tlc_dir, ("2021-01", "2021-02"), features, args.repeats, scratch
+            )
+        )
+    text = report(results)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
