@@ -52,3 +52,41 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300):
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def write_green(folder: Path, month: str, rides: list[tuple], **overrides) -> Path:
+    """A tiny green-taxi parquet file: rides are (pickup, dropoff, PU, DO, distance)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {
+        "VendorID": [2] * len(rides),
+        "lpep_pickup_datetime": pa.array([r[0] for r in rides], pa.timestamp("us")),
+        "lpep_dropoff_datetime": pa.array([r[1] for r in rides], pa.timestamp("us")),
+        "PULocationID": pa.array([r[2] for r in rides], pa.int64()),
+        "DOLocationID": pa.array([r[3] for r in rides], pa.int64()),
+        "trip_distance": pa.array([r[4] for r in rides], pa.float64()),
+    }
+    columns.update(overrides)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"green_tripdata_{month}.parquet"
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def simple_rides(month: int = 1, n: int = 40) -> list[tuple]:
+    """n valid rides between a few zones, durations growing with distance."""
+    rides = []
+    for i in range(n):
+        start = dt.datetime(2021, month, 1 + i % 27, 8 + i % 10)
+        minutes = 3 + (i % 7) * 4
+        rides.append(
+            (
+                start,
+                start + dt.timedelta(minutes=minutes),
+                1 + i % 3,
+                4 + i % 2,
+                0.5 + (i % 7) * 1.1,
+            )
+        )
+    return rides

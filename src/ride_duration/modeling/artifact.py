@@ -35,7 +35,8 @@ def _json_bytes(document: dict) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
 
 
-def _prepare_folder(folder: Path) -> None:
+def prepare_model_dir(folder: Path) -> None:
+    """Create the model folder, or say why it cannot be used."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -49,7 +50,7 @@ def _prepare_folder(folder: Path) -> None:
 def save_model(model, metadata: dict, model_dir: Path, name: str) -> Path:
     """Pickle ``model`` to ``<model_dir>/<name>.bin`` with its sidecar; return the .bin path."""
     folder = Path(model_dir)
-    _prepare_folder(folder)
+    prepare_model_dir(folder)
     bin_path = folder / f"{name}.bin"
     side_path = sidecar_path(bin_path)
     remove_stale_temps(folder, bin_path.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from importlib import metadata as importlib_metadata
@@ -15,9 +16,16 @@ from ..config import DATA_DIR, MODELS_DIR
 from ..dataset import check_taxi, load_prepared, month_path, parse_month
 from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
-from ..features import FEATURE_SETS, feature_columns, fit_vectorizer, transform
+from ..features import (
+    FEATURE_SETS,
+    Design,
+    complete_rows,
+    feature_columns,
+    fit_vectorizer,
+    transform,
+)
 from ..files import sha256_file
-from .artifact import save_model
+from .artifact import prepare_model_dir, save_model
 
 MODELS = ("linear", "lasso", "ridge")
 DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0}
@@ -84,14 +92,10 @@ def make_regressor(model: str, alpha: float | None):
     return Lasso(alpha=alpha) if model == "lasso" else Ridge(alpha=alpha)
 
 
-def _drop_missing_numeric(frame, numerical, report):
-    if not numerical:
-        return frame
-    missing = frame[numerical].isna().any(axis=1).to_numpy()
-    report.dropped_missing_feature = int(missing.sum())
-    if missing.any():
-        frame = frame.loc[~missing].reset_index(drop=True)
-        report.rows_kept -= int(missing.sum())
+def _drop_incomplete(frame, numerical, report):
+    frame, dropped = complete_rows(frame, numerical)
+    report.dropped_missing_feature = dropped
+    report.rows_kept -= dropped
     return frame
 
 
@@ -116,6 +120,12 @@ def fit(options: TrainOptions, train_frame, val_frame=None):
         transform(vectorizer, val_frame, categorical, numerical) if val_frame is not None else None
     )
     return pipeline, design, val_design
+
+
+def predict_design(regressor, design: Design) -> np.ndarray:
+    """What ``regressor.predict(design.matrix)`` gives, for any fitted linear model, without
+    building the sparse matrix."""
+    return design.dot(np.ravel(regressor.coef_)) + float(np.ravel(regressor.intercept_)[0])
 
 
 def rmse(y_true, y_pred) -> float:
@@ -145,16 +155,34 @@ def library_versions() -> dict:
     return versions
 
 
+def _import_sklearn() -> None:
+    import sklearn.feature_extraction  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+
+
+def start_background_imports() -> threading.Thread:
+    """Import scikit-learn (about a second, mostly SciPy parsing docstrings) on another
+    thread while this one reads parquet, which releases the GIL."""
+    thread = threading.Thread(target=_import_sklearn, name="import-sklearn", daemon=True)
+    thread.start()
+    return thread
+
+
 def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     """Read the months, fit, measure and (by default) save. Raises RideDurationError on
     anything the user can fix."""
     options = options.validated()
+    start_background_imports()
     notes = []
     if options.train_month == options.val_month:
         notes.append(
             f"validation month equals training month ({options.val_month}): "
             "the validation RMSE is not an out-of-sample estimate"
         )
+    if save:  # before minutes of work, not after
+        prepare_model_dir(options.model_dir)
     for month in dict.fromkeys([options.train_month, options.val_month]):
         ensure_month(
             options.taxi,
@@ -164,11 +192,15 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
             offline=options.offline,
             quiet=options.quiet,
         )
-    train_frame, train_report = load_prepared(options.taxi, options.train_month, options.data_dir)
-    val_frame, val_report = load_prepared(options.taxi, options.val_month, options.data_dir)
+    train_frame, train_report = load_prepared(
+        options.taxi, options.train_month, options.data_dir, timestamps=False
+    )
+    val_frame, val_report = load_prepared(
+        options.taxi, options.val_month, options.data_dir, timestamps=False
+    )
     _, numerical = feature_columns(options.features, train_frame)
-    train_frame = _drop_missing_numeric(train_frame, numerical, train_report)
-    val_frame = _drop_missing_numeric(val_frame, numerical, val_report)
+    train_frame = _drop_incomplete(train_frame, numerical, train_report)
+    val_frame = _drop_incomplete(val_frame, numerical, val_report)
     if train_report.rows_kept == 0 or val_report.rows_kept == 0:
         raise DataError("no ride has every feature recorded")
 
@@ -179,9 +211,9 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     metrics = {
         "n_train": len(y_train),
         "n_val": len(y_val),
-        "n_features": design.matrix.shape[1],
-        "train_rmse": rmse(y_train, regressor.predict(design.matrix)),
-        "val_rmse": rmse(y_val, regressor.predict(val_design.matrix)),
+        "n_features": design.n_features,
+        "train_rmse": rmse(y_train, predict_design(regressor, design)),
+        "val_rmse": rmse(y_val, predict_design(regressor, val_design)),
         "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
     }
     reports = {"train": train_report.as_dict(), "val": val_report.as_dict()}
