@@ -26,8 +26,21 @@ help: ## Show this help
 setup: $(VENV)/.installed ## Create .venv and install the requirements (and this package, editable)
 
 .PHONY: train
-train: setup ## Set up, then train the lesson model (green 2021-01 -> 2021-02) into models/
+train: setup ## Set up, then train the lesson model (green 2021-01 -> 2021-02) into models/ and plot it
 	$(PYTHON) -m ride_duration train
+	$(PYTHON) -m ride_duration plots
+
+.PHONY: plots
+plots: setup ## Draw images/duration_distribution.png and prediction_vs_actual.png for models/lin_reg.bin
+	$(PYTHON) -m ride_duration plots
+
+.PHONY: data
+data: setup ## Download the lesson months and the zone lookup into data/
+	$(PYTHON) -m ride_duration download --taxi green --month 2021-01 --month 2021-02 --zones
+
+.PHONY: homework
+homework: setup ## Answer the week-1 homework (COHORT=2025 by default)
+	$(PYTHON) -m ride_duration homework --cohort $(or $(COHORT),2025)
 
 .PHONY: test
 test: $(VENV)/.installed-dev ## Set up with test tools, then run the test suite
@@ -37,7 +50,20 @@ test: $(VENV)/.installed-dev ## Set up with test tools, then run the test suite
 lint: $(VENV)/.installed-dev ## Lint and check formatting with ruff
 	$(PYTHON) -m ruff check .
 
+.PHONY: notebooks
+notebooks: setup ## Execute both notebooks in place, for a local look (outputs are stripped on commit)
+	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/duration_prediction.ipynb
+	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/Homework_week1.ipynb
+
+.PHONY: hooks
+hooks: $(VENV)/.installed-dev ## Install the pre-commit hooks (nbstripout, ruff)
+	$(VENV)/bin/pre-commit install
+
 .PHONY: clean
 clean: ## Remove caches (keeps .venv, data/ and models/)
 	rm -rf .pytest_cache .ruff_cache build src/*.egg-info
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+.PHONY: bench
+bench: setup ## Benchmark train against the course approach (3M-row months; several minutes)
+	$(PYTHON) benchmarks/bench.py

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 
-from .config import DATA_DIR, MODELS_DIR, TAXI_TYPES
+from .config import DATA_DIR, FIGURES_DIR, MODELS_DIR, TAXI_TYPES
 from .errors import RideDurationError
 
 PROG = "ride-duration"
@@ -134,6 +135,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(download)
     _add_fetching(download)
     download.set_defaults(handler=_run_download)
+
+    homework = commands.add_parser(
+        "homework",
+        help="answer the week-1 homework for a month pair or a cohort",
+        description="Answer the week-1 homework questions (the model: PU and DO zones one-hot, "
+        "exact linear regression). --cohort picks that cohort's data and questions; --taxi, "
+        "--train and --val override it.",
+    )
+    _add_common(homework)
+    homework.add_argument(
+        "--cohort",
+        type=int,
+        choices=[2022, 2023, 2024, 2025],
+        help="2022: fhv 2021-01/02; 2023: yellow 2022-01/02; 2024 and 2025: yellow 2023-01/02",
+    )
+    homework.add_argument("--taxi", help="taxi type (default yellow, or the cohort's)")
+    homework.add_argument("--train", metavar="YYYY-MM", help="training month (default 2023-01)")
+    homework.add_argument("--val", metavar="YYYY-MM", help="validation month (default 2023-02)")
+    homework.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    homework.add_argument("--offline", action="store_true", help="never download")
+    _add_data_dir(homework)
+    _add_fetching(homework)
+    homework.set_defaults(handler=_run_homework)
+
+    plots = commands.add_parser(
+        "plots",
+        help="draw the duration distribution and predicted-vs-actual plots",
+        description="Draw images/duration_distribution.png (training month) and "
+        "images/prediction_vs_actual.png (validation month) for a saved model.",
+    )
+    _add_common(plots)
+    plots.add_argument(
+        "--model",
+        type=Path,
+        default=MODELS_DIR / "lin_reg.bin",
+        help="the model whose months and predictions to plot",
+    )
+    _add_data_dir(plots)
+    plots.add_argument("--out", type=Path, default=FIGURES_DIR, help="folder for the PNGs")
+    plots.set_defaults(handler=_run_plots)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict one ride's duration, or score a month, with a saved model",
+        description="Load a model saved by `train` (checked against its sidecar) and predict "
+        "one ride from its zones and distance, or score a whole month with --month.",
+    )
+    _add_common(predict)
+    predict.add_argument(
+        "--model",
+        type=Path,
+        default=MODELS_DIR / "lin_reg.bin",
+        help="the .bin written by train (default: models/lin_reg.bin)",
+    )
+    predict.add_argument("--pu", type=int, help="pickup zone (PULocationID)")
+    predict.add_argument("--do", type=int, help="dropoff zone (DOLocationID)")
+    predict.add_argument("--distance", type=float, help="trip distance in miles")
+    predict.add_argument("--taxi", default="green", help="with --month: the taxi type")
+    predict.add_argument("--month", metavar="YYYY-MM", help="score this month instead")
+    _add_data_dir(predict)
+    predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    predict.set_defaults(handler=_run_predict)
     return parser
 
 
@@ -177,9 +240,78 @@ def _run_train(args: argparse.Namespace) -> int:
         ("baseline val RMSE", f"{metrics['baseline_rmse']:.4f} min (predict the training mean)"),
         ("saved", str(result.model_path)),
     ]
+    rows += _rule_rows(result.reports)
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _run_homework(args: argparse.Namespace) -> int:
+    from .homework import COHORTS, answer_table, answers
+
+    cohort = COHORTS.get(args.cohort)
+    result = answers(
+        args.taxi or (cohort.taxi if cohort else "yellow"),
+        args.train or (cohort.train_month if cohort else "2023-01"),
+        args.val or (cohort.val_month if cohort else "2023-02"),
+        args.data_dir,
+        cohort=args.cohort,
+        offline=args.offline,
+        base_url=args.base_url,
+        quiet=args.quiet,
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(answer_table(result, args.cohort).to_string(index=False))
+    return 0
+
+
+def _run_plots(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    from .dataset import duration_minutes, read_month
+    from .modeling.artifact import read_metadata
+    from .modeling.predict import score_month
+
+    meta = read_metadata(args.model)
+    taxi, train_month, val_month = meta["taxi"], meta["train_month"], meta["val_month"]
+    minutes = duration_minutes(read_month(taxi, train_month, args.data_dir))
+    figure = plots.duration_distribution(
+        minutes, title=f"{taxi} {train_month}: ride durations"
+    ).figure
+    print(plots.save(figure, args.out / "duration_distribution.png"))
+    plt.close(figure)
+    scored = score_month(args.model, taxi, val_month, args.data_dir, keep_predictions=True)
+    axes = plots.prediction_vs_actual(
+        scored["actual"], scored["predicted"], title=f"{taxi} {val_month}"
+    )
+    print(plots.save(axes[0].figure, args.out / "prediction_vs_actual.png"))
+    plt.close(axes[0].figure)
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from .modeling import predict
+
+    if args.month:
+        result = predict.score_month(args.model, args.taxi, args.month, args.data_dir)
+        text = (
+            f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "
+            f"on {result['n_rows']:,} rides"
+        )
+    elif args.pu is not None and args.do is not None:
+        minutes = predict.predict_ride(args.model, args.pu, args.do, args.distance)
+        result = {"pu": args.pu, "do": args.do, "distance": args.distance, "minutes": minutes}
+        text = f"{minutes:.1f} minutes"
+    else:
+        raise RideDurationError("give --pu and --do (and --distance), or --month YYYY-MM")
+    print(json.dumps(result) if args.json else text)
     return 0
 
 
@@ -213,11 +345,35 @@ def _run_download(args: argparse.Namespace) -> int:
     return 0
 
 
+RULES = {
+    "dropped_missing_time": "dropped: a timestamp missing",
+    "dropped_negative": "dropped: dropoff before pickup",
+    "dropped_too_short": "dropped: under 1 minute",
+    "dropped_too_long": "dropped: over 60 minutes",
+    "dropped_missing_feature": "dropped: distance missing",
+    "flagged_missing_location": "kept: zone missing (-> -1)",
+    "flagged_bad_distance": "kept: distance < 0 or > 500 mi",
+    "flagged_outside_month": "kept: pickup outside the month",
+}
+
+
+def _rule_rows(reports: dict) -> list[tuple[str, str]]:
+    """One line per data rule that touched any row: train count / val count."""
+    return [
+        (label, f"{reports['train'][key]:,} / {reports['val'][key]:,} (train / val)")
+        for key, label in RULES.items()
+        if reports["train"][key] or reports["val"][key]
+    ]
+
+
 def _kept(report: dict) -> str:
     return f"{report['rows_kept']:,} of {report['rows_read']:,} ({report['fraction_kept']:.2%})"
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Let memory that Arrow frees after converting a month go back to the allocator NumPy
+    # uses, instead of Arrow's own pool keeping it (read before pyarrow is imported).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
