@@ -255,7 +255,12 @@ def duration_minutes(frame: pd.DataFrame) -> np.ndarray:
     """Ride duration in minutes, NaN where a timestamp is missing."""
     pickup = frame["pickup_datetime"].to_numpy("datetime64[us]")
     dropoff = frame["dropoff_datetime"].to_numpy("datetime64[us]")
-    return (dropoff - pickup) / np.timedelta64(60_000_000, "us")
+    # Integer microseconds divided once: exact at the 1- and 60-minute edges.
+    minutes = (dropoff.view(np.int64) - pickup.view(np.int64)) / 60_000_000
+    missing = np.isnat(pickup) | np.isnat(dropoff)
+    if missing.any():
+        minutes[missing] = np.nan
+    return minutes
 
 
 def location_ids(values: pd.Series) -> np.ndarray:

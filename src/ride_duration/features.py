@@ -130,23 +130,29 @@ def fit_vectorizer(frame: pd.DataFrame, categorical: list[str], numerical: list[
     """A DictVectorizer fitted as ``DictVectorizer().fit(to_dicts(frame, ...))`` would be."""
     from sklearn.feature_extraction import DictVectorizer
 
+    from .modeling.estimators import restore, vectorizer_state
+
+    names = fit_feature_names(frame, categorical, numerical)
+    return restore(DictVectorizer, vectorizer_state(names))
+
+
+def fit_feature_names(frame: pd.DataFrame, categorical: list[str], numerical: list[str]):
+    """DictVectorizer's ``feature_names_`` for these columns: sorted, seen values only."""
     names = list(numerical)
     for column in categorical:
         codes, labels = _category_labels(frame, column)
         present = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0
         names += [f"{column}{SEPARATOR}{label}" for label, used in zip(labels, present) if used]
     names.sort()
-    vectorizer = DictVectorizer()
-    vectorizer.feature_names_ = names
-    vectorizer.vocabulary_ = {name: index for index, name in enumerate(names)}
-    return vectorizer
+    return names
 
 
 def transform(
     vectorizer, frame: pd.DataFrame, categorical: list[str], numerical: list[str]
 ) -> Design:
-    """What ``vectorizer.transform(to_dicts(frame, ...))`` gives, built from integer codes."""
-    vocabulary = vectorizer.vocabulary_
+    """What ``vectorizer.transform(to_dicts(frame, ...))`` gives, built from integer codes.
+    ``vectorizer`` is a fitted DictVectorizer or its ``vocabulary_``."""
+    vocabulary = getattr(vectorizer, "vocabulary_", vectorizer)
     n_rows = len(frame)
     group_columns = []
     for column in categorical:
@@ -164,4 +170,4 @@ def transform(
         else np.empty((n_rows, 0))
     )
     numeric_columns = [vocabulary[c] for c in numerical]
-    return Design(group_columns, numeric, numeric_columns, len(vectorizer.feature_names_))
+    return Design(group_columns, numeric, numeric_columns, len(vocabulary))

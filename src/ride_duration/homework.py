@@ -66,7 +66,7 @@ def answers(
 ) -> dict:
     """The homework's answers, keyed as in ``QUESTIONS`` (or ``QUESTIONS_2022`` for the 2022
     cohort). The model is the homework's: PU and DO one-hot, exact linear regression."""
-    from .modeling.train import TrainOptions, fit, predict_design, rmse
+    from .modeling.train import TrainOptions, fit, rmse
 
     questions = COHORTS[cohort].questions if cohort else QUESTIONS
     taxi, train_month, val_month = (
@@ -85,8 +85,7 @@ def answers(
     if train.empty or val.empty:
         raise DataError("no ride lasts 1 to 60 minutes in one of the months")
 
-    pipeline, design, val_design = fit(TrainOptions(features="homework"), train, val)
-    regressor = pipeline[-1]
+    fitted = fit(TrainOptions(features="homework"), train, val)
     result = {
         "columns": raw_column_count(taxi, train_month, data_dir),
         "records": report.rows_read,
@@ -95,9 +94,9 @@ def answers(
         "duration_mean": float(np.nanmean(minutes)),
         "fraction_kept": report.fraction_kept,
         "fraction_missing_pickup": float((train["PULocationID"] == "-1").mean()),
-        "n_features": design.n_features,
-        "train_rmse": rmse(train["duration"].to_numpy(), predict_design(regressor, design)),
-        "val_rmse": rmse(val["duration"].to_numpy(), predict_design(regressor, val_design)),
+        "n_features": fitted.design.n_features,
+        "train_rmse": rmse(train["duration"].to_numpy(), fitted.predict(fitted.design)),
+        "val_rmse": rmse(val["duration"].to_numpy(), fitted.predict(fitted.val_design)),
     }
     return {key: result[key] for key in questions}
 

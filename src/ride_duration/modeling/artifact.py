@@ -49,6 +49,12 @@ def prepare_model_dir(folder: Path) -> None:
 
 def save_model(model, metadata: dict, model_dir: Path, name: str) -> Path:
     """Pickle ``model`` to ``<model_dir>/<name>.bin`` with its sidecar; return the .bin path."""
+    data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    return save_bytes(data, metadata, model_dir, name)
+
+
+def save_bytes(data: bytes, metadata: dict, model_dir: Path, name: str) -> Path:
+    """Write an already pickled model as ``<model_dir>/<name>.bin`` with its sidecar."""
     folder = Path(model_dir)
     prepare_model_dir(folder)
     bin_path = folder / f"{name}.bin"
@@ -56,7 +62,6 @@ def save_model(model, metadata: dict, model_dir: Path, name: str) -> Path:
     remove_stale_temps(folder, bin_path.name)
     remove_stale_temps(folder, side_path.name)
 
-    data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     metadata = {**metadata, "bin_sha256": hashlib.sha256(data).hexdigest(), "bin_size": len(data)}
     try:
         temp_bin = write_temp(folder, bin_path.name, data)

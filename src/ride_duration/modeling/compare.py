@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .train import TrainOptions, fit, predict_design, rmse
+from .train import TrainOptions, fit, rmse
 
 
 def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features: str = "lesson"):
@@ -24,10 +24,11 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
         ("lasso, alpha=0.01", TrainOptions(features=features, model="lasso")),
         ("ridge, alpha=1.0", TrainOptions(features=features, model="ridge")),
     ]:
-        pipeline, design, val_design = fit(options.validated(), train_frame, val_frame)
+        fitted = fit(options.validated(), train_frame, val_frame)
+        design, val_design = fitted.design, fitted.val_design
         rows[label] = (
-            rmse(y, predict_design(pipeline[-1], design)),
-            rmse(y_val, predict_design(pipeline[-1], val_design)),
+            rmse(y, fitted.predict(design)),
+            rmse(y_val, fitted.predict(val_design)),
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

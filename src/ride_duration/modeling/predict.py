@@ -12,6 +12,12 @@ from ..features import complete_rows, feature_columns, transform
 from .artifact import load_model, read_metadata
 
 
+def predict_design(regressor, design) -> np.ndarray:
+    """What ``regressor.predict(design.matrix)`` gives, for any fitted linear model, without
+    building the sparse matrix."""
+    return design.dot(np.ravel(regressor.coef_)) + float(np.ravel(regressor.intercept_)[0])
+
+
 def ride_features(metadata: dict, pickup: int, dropoff: int, distance: float | None) -> dict:
     """The dict a saved pipeline expects for one ride, per the feature set it was trained on."""
     categorical = metadata["features"]["categorical"]
@@ -41,7 +47,7 @@ def score_month(
 ) -> dict:
     """RMSE of a saved model on one month, prepared as in training (with the actual and
     predicted durations if ``keep_predictions``)."""
-    from .train import predict_design, rmse
+    from .train import rmse
 
     metadata = read_metadata(model_path)
     pipeline = load_model(model_path)

@@ -105,10 +105,15 @@ def _dense(groups: list[np.ndarray], sizes: list[int], numeric: np.ndarray, y: n
     return parts, solution[offsets[-1] :]
 
 
-def fit_exact(design: Design, y: np.ndarray, *, dense_limit: int = 4000):
+def fit_exact(design: Design, y: np.ndarray):
     """A fitted ``LinearRegression`` holding the exact minimum-norm least-squares solution."""
-    from sklearn.linear_model import LinearRegression
+    from .estimators import linear_regression
 
+    return linear_regression(*solve_exact(design, y))
+
+
+def solve_exact(design: Design, y: np.ndarray, *, dense_limit: int = 4000):
+    """(coef, intercept) of the exact minimum-norm least-squares fit with an intercept."""
     y = np.asarray(y, dtype=float)
     n_features = design.n_features
     local_groups, columns_of = [], []
@@ -132,10 +137,4 @@ def fit_exact(design: Design, y: np.ndarray, *, dense_limit: int = 4000):
     for used, part in zip(columns_of, parts):
         coef[used] = part
     coef[design.numeric_columns] = beta
-    column_means = design.column_means()
-
-    model = LinearRegression()
-    model.coef_ = coef
-    model.intercept_ = float(y.mean() - column_means @ coef)
-    model.n_features_in_ = n_features
-    return model
+    return coef, float(y.mean() - design.column_means() @ coef)

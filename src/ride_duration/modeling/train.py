@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import platform
 import threading
 import warnings
@@ -21,11 +22,13 @@ from ..features import (
     Design,
     complete_rows,
     feature_columns,
-    fit_vectorizer,
+    fit_feature_names,
     transform,
 )
 from ..files import sha256_file
-from .artifact import prepare_model_dir, save_model
+from .artifact import prepare_model_dir, save_bytes
+from .estimators import build_pipeline, can_skip_import, linear_regression, pickle_linear_pipeline
+from .solver import solve_exact
 
 MODELS = ("linear", "lasso", "ridge")
 DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0}
@@ -76,17 +79,54 @@ class TrainOptions:
 
 
 @dataclass
+class Fitted:
+    """A fitted model as numbers: the feature names, coefficients and intercept, with the
+    train and validation designs it was measured on."""
+
+    options: TrainOptions
+    feature_names: list[str]
+    numerical: list[str]
+    coef: np.ndarray
+    intercept: float
+    design: Design
+    val_design: Design | None = None
+    regressor: object = None  # the scikit-learn regressor for lasso and ridge
+
+    def predict(self, design: Design) -> np.ndarray:
+        """What the pipeline predicts for these rows, without building the sparse matrix."""
+        return design.dot(self.coef) + self.intercept
+
+    @property
+    def pipeline(self):
+        """The scikit-learn Pipeline (imports scikit-learn)."""
+        regressor = self.regressor or linear_regression(self.coef, self.intercept)
+        return build_pipeline(self.feature_names, self.options.model, regressor)
+
+    def to_bytes(self) -> bytes:
+        """The pickled Pipeline, as saved in models/."""
+        if self.regressor is None:
+            return pickle_linear_pipeline(
+                self.feature_names, self.options.model, self.coef, self.intercept
+            )
+        return pickle.dumps(self.pipeline, protocol=5)
+
+
+@dataclass
 class TrainResult:
-    pipeline: object
+    fitted: Fitted
     metrics: dict
     reports: dict
     metadata: dict
     warnings: list[str] = field(default_factory=list)
     model_path: Path | None = None
 
+    @property
+    def pipeline(self):
+        return self.fitted.pipeline
+
 
 def make_regressor(model: str, alpha: float | None):
-    """The regressor for lasso and ridge; linear is solved exactly by ``fit_exact``."""
+    """The regressor for lasso and ridge; linear is solved exactly by ``solve_exact``."""
     from sklearn.linear_model import Lasso, Ridge
 
     return Lasso(alpha=alpha) if model == "lasso" else Ridge(alpha=alpha)
@@ -99,39 +139,30 @@ def _drop_incomplete(frame, numerical, report):
     return frame
 
 
-def fit(options: TrainOptions, train_frame, val_frame=None):
-    """Fit the pipeline on a prepared frame: (pipeline, design, val design or None)."""
-    from sklearn.pipeline import Pipeline
-
-    from .solver import fit_exact
-
+def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
+    """Fit the model on a prepared frame (and build the validation design, if given)."""
     categorical, numerical = feature_columns(options.features, train_frame)
-    vectorizer = fit_vectorizer(train_frame, categorical, numerical)
-    design = transform(vectorizer, train_frame, categorical, numerical)
+    names = fit_feature_names(train_frame, categorical, numerical)
+    vocabulary = {name: index for index, name in enumerate(names)}
+    design = transform(vocabulary, train_frame, categorical, numerical)
+    val_design = (
+        transform(vocabulary, val_frame, categorical, numerical) if val_frame is not None else None
+    )
     y = train_frame["duration"].to_numpy()
     if options.model == "linear":
-        regressor = fit_exact(design, y)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            regressor = make_regressor(options.model, options.alpha).fit(design.matrix, y)
-    pipeline = Pipeline([("dictvectorizer", vectorizer), (options.model, regressor)])
-    val_design = (
-        transform(vectorizer, val_frame, categorical, numerical) if val_frame is not None else None
-    )
-    return pipeline, design, val_design
-
-
-def predict_design(regressor, design: Design) -> np.ndarray:
-    """What ``regressor.predict(design.matrix)`` gives, for any fitted linear model, without
-    building the sparse matrix."""
-    return design.dot(np.ravel(regressor.coef_)) + float(np.ravel(regressor.intercept_)[0])
+        coef, intercept = solve_exact(design, y)
+        return Fitted(options, names, numerical, coef, intercept, design, val_design)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        regressor = make_regressor(options.model, options.alpha).fit(design.matrix, y)
+    coef, intercept = np.ravel(regressor.coef_), float(np.ravel(regressor.intercept_)[0])
+    return Fitted(options, names, numerical, coef, intercept, design, val_design, regressor)
 
 
 def rmse(y_true, y_pred) -> float:
-    from sklearn.metrics import root_mean_squared_error
-
-    return float(root_mean_squared_error(y_true, y_pred))
+    """Root mean squared error, computed as scikit-learn's root_mean_squared_error does."""
+    errors = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
+    return float(np.sqrt(np.mean(errors**2)))
 
 
 def _input_record(path: Path, notes: list[str]) -> dict:
@@ -174,7 +205,8 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     """Read the months, fit, measure and (by default) save. Raises RideDurationError on
     anything the user can fix."""
     options = options.validated()
-    start_background_imports()
+    if options.model != "linear" or not can_skip_import():
+        start_background_imports()
     notes = []
     if options.train_month == options.val_month:
         notes.append(
@@ -204,16 +236,15 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     if train_report.rows_kept == 0 or val_report.rows_kept == 0:
         raise DataError("no ride has every feature recorded")
 
-    pipeline, design, val_design = fit(options, train_frame, val_frame)
-    regressor = pipeline[-1]
+    fitted = fit(options, train_frame, val_frame)
     y_train = train_frame["duration"].to_numpy()
     y_val = val_frame["duration"].to_numpy()
     metrics = {
         "n_train": len(y_train),
         "n_val": len(y_val),
-        "n_features": design.n_features,
-        "train_rmse": rmse(y_train, predict_design(regressor, design)),
-        "val_rmse": rmse(y_val, predict_design(regressor, val_design)),
+        "n_features": fitted.design.n_features,
+        "train_rmse": rmse(y_train, fitted.predict(fitted.design)),
+        "val_rmse": rmse(y_val, fitted.predict(fitted.val_design)),
         "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
     }
     reports = {"train": train_report.as_dict(), "val": val_report.as_dict()}
@@ -230,7 +261,9 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         },
         "model": {
             "kind": options.model,
-            "class": type(regressor).__name__,
+            "class": {"linear": "LinearRegression", "lasso": "Lasso", "ridge": "Ridge"}[
+                options.model
+            ],
             "params": {"alpha": options.alpha} if options.alpha is not None else {},
             "solver": "exact minimum-norm least squares"
             if options.model == "linear"
@@ -245,7 +278,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "versions": library_versions(),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    result = TrainResult(pipeline, metrics, reports, metadata, notes)
+    result = TrainResult(fitted, metrics, reports, metadata, notes)
     if save:
-        result.model_path = save_model(pipeline, metadata, options.model_dir, options.name)
+        result.model_path = save_bytes(fitted.to_bytes(), metadata, options.model_dir, options.name)
     return result
