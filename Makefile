@@ -7,12 +7,18 @@ VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 
+# With PYTHON pointing elsewhere (a conda environment), no .venv is created; the stamps that
+# record what was installed still live in $(VENV)/.
+ifeq ($(PYTHON),$(VENV)/bin/python)
+VENV_PYTHON := $(VENV)/bin/python
+endif
+
 $(VENV)/bin/python:
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed: requirements.txt pyproject.toml | $(VENV_PYTHON)
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements.txt
-	@touch $@
+	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
@@ -24,6 +30,9 @@ help: ## Show this help
 
 .PHONY: setup
 setup: $(VENV)/.installed ## Create .venv and install the requirements (and this package, editable)
+
+.PHONY: setup-dev
+setup-dev: $(VENV)/.installed-dev ## Create .venv with the requirements and the test/lint tools
 
 .PHONY: train
 train: setup ## Set up, then train the lesson model (green 2021-01 -> 2021-02) into models/ and plot it
@@ -58,6 +67,10 @@ notebooks: setup ## Execute both notebooks in place, for a local look (outputs a
 .PHONY: hooks
 hooks: $(VENV)/.installed-dev ## Install the pre-commit hooks (nbstripout, ruff)
 	$(VENV)/bin/pre-commit install
+
+.PHONY: images
+images: setup ## Redraw the README diagrams in images/ (byte for byte the same on every run)
+	$(PYTHON) -m ride_duration.diagrams
 
 .PHONY: clean
 clean: ## Remove caches (keeps .venv, data/ and models/)

@@ -159,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetching(homework)
     homework.set_defaults(handler=_run_homework)
 
+    compare = commands.add_parser(
+        "compare",
+        help="compare exact linear, scikit-learn's default, Lasso, Ridge, baseline",
+        description="Train and validation RMSE of the lesson's models on one pair of months "
+        "(nothing is saved).",
+    )
+    _add_common(compare)
+    _add_months(compare, "2021-01", "2021-02", "green")
+    compare.add_argument("--features", default="lesson", choices=["lesson", "homework"])
+    compare.add_argument("--offline", action="store_true", help="never download")
+    _add_data_dir(compare)
+    _add_fetching(compare)
+    compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    compare.set_defaults(handler=_run_compare)
+
     plots = commands.add_parser(
         "plots",
         help="draw the duration distribution and predicted-vs-actual plots",
@@ -265,6 +280,33 @@ def _run_homework(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(answer_table(result, args.cohort).to_string(index=False))
+    return 0
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from .dataset import check_taxi, load_prepared, parse_month
+    from .download import ensure_month
+    from .modeling.compare import compare_models
+
+    taxi, months = check_taxi(args.taxi), [parse_month(args.train), parse_month(args.val)]
+    frames = []
+    for month in months:
+        ensure_month(
+            taxi,
+            month,
+            args.data_dir,
+            base_url=args.base_url,
+            offline=args.offline,
+            quiet=args.quiet,
+        )
+        frames.append(load_prepared(taxi, month, args.data_dir, timestamps=False)[0])
+    table = compare_models(*frames, features=args.features).round(4)
+    if args.markdown:
+        print("| model | train RMSE | val RMSE |\n|---|---:|---:|")
+        for model, row in table.iterrows():
+            print(f"| {model} | {row['train RMSE']:.4f} | {row['val RMSE']:.4f} |")
+    else:
+        print(table.to_string())
     return 0
 
 

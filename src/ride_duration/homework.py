@@ -106,7 +106,8 @@ def answer_table(result: dict, cohort: int | None = None):
     import pandas as pd
 
     questions = COHORTS[cohort].questions if cohort else QUESTIONS
+    shown = [f"{v:,}" if isinstance(v, int) else f"{v:.4f}" for v in result.values()]
     return pd.DataFrame(
-        {"question": [questions[k] for k in result], "answer": list(result.values())},
+        {"question": [questions[k] for k in result], "answer": shown},
         index=pd.Index(list(result), name="key"),
     )

@@ -113,5 +113,6 @@ def save(figure, path: Path, dpi: int = 100) -> Path:
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata=PNG_METADATA)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(path), buffer.getvalue())
     return Path(path)

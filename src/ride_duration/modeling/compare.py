@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..features import complete_rows, feature_columns
 from .train import TrainOptions, fit, rmse
 
 
@@ -16,6 +17,9 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
     training mean. Returns a small DataFrame indexed by model."""
     from sklearn.linear_model import LinearRegression
 
+    _, numerical = feature_columns(features, train_frame)
+    train_frame, _ = complete_rows(train_frame, numerical)
+    val_frame, _ = complete_rows(val_frame, numerical)
     y, y_val = train_frame["duration"].to_numpy(), val_frame["duration"].to_numpy()
     rows = {}
     design = val_design = None
