@@ -146,7 +146,7 @@ def report(results: list[dict]) -> str:
         f"Machine: {machine()}",
         "",
         "| scenario | features | course s | ours s | speedup | course MiB | ours MiB | memory "
-        "| course val RMSE | ours val RMSE |",
+        "| train RMSE course / ours | val RMSE course / ours |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -154,7 +154,8 @@ def report(results: list[dict]) -> str:
             f"| {r['scenario']} | {r['features']} | {r['course']['seconds']:.2f} | "
             f"{r['ours']['seconds']:.2f} | {r['speedup']:.1f}x | {r['course']['peak_mib']:.0f} | "
             f"{r['ours']['peak_mib']:.0f} | {r['memory_ratio']:.0%} | "
-            f"{r['course']['val_rmse']:.4f} | {r['ours']['val_rmse']:.4f} |"
+            f"{r['course']['train_rmse']:.4f} / {r['ours']['train_rmse']:.4f} | "
+            f"{r['course']['val_rmse']:.4f} / {r['ours']['val_rmse']:.4f} |"
         )
     lines.append("")
     for r in results:

@@ -78,27 +78,43 @@ def _transfer(url: str, part: Path, quiet: bool) -> None:
     """One attempt: stream the body into ``part`` and check its length."""
     request = urllib.request.Request(url, headers={"User-Agent": f"ride-duration/{__version__}"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            length = response.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            with open(part, "wb") as out, _progress(expected, part.stem, quiet) as bar:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            raise _Retryable(f"the server answered {exc.code} {exc.reason}") from exc
-        raise
-    except (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError) as exc:
-        raise _Retryable(f"the connection dropped ({type(exc).__name__})") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise _Retryable(f"cannot reach {urllib.parse.urlsplit(url).netloc} ({reason})") from exc
+        out = open(part, "wb")  # noqa: SIM115 - closed below; its errors are the disk's
+    except OSError as exc:
+        raise DownloadError(f"{part.parent}: cannot write there ({exc.strerror})") from None
+    with out:
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                length = response.headers.get("Content-Length")
+                expected = int(length) if length and length.isdigit() else None
+                with _progress(expected, part.stem, quiet) as bar:
+                    while chunk := response.read(CHUNK):
+                        _write(out, chunk, part)
+                        bar.update(len(chunk))
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500:
+                raise _Retryable(f"the server answered {exc.code} {exc.reason}") from exc
+            raise
+        except (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError) as exc:
+            raise _Retryable(f"the connection dropped ({type(exc).__name__})") from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            host = urllib.parse.urlsplit(url).netloc
+            raise _Retryable(f"cannot reach {host} ({reason})") from exc
+        _write(out, b"", part, sync=True)
     received = part.stat().st_size
     if expected is not None and received != expected:
         raise _Retryable(f"the body was cut short ({received:,} of {expected:,} bytes)")
+
+
+def _write(out, chunk: bytes, part: Path, sync: bool = False) -> None:
+    """Write to the .part file; a full or failing disk is the user's to fix, not retried."""
+    try:
+        out.write(chunk)
+        if sync:
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        raise DownloadError(f"{part}: cannot write the download ({exc.strerror})") from None
 
 
 def fetch(url: str, destination: Path, validate, *, quiet: bool = False, what: str = "") -> Path:

@@ -4,6 +4,7 @@ All cases go through the real CLI in a subprocess, with --offline (no network)."
 
 import datetime as dt
 import json
+import os
 import pickle
 
 import pyarrow as pa
@@ -174,3 +175,27 @@ def test_odd_but_valid_rows_are_counted_not_fatal(tmp_path):
     human = train(data, tmp_path / "m").stdout
     for rule in ("dropoff before pickup", "zone missing", "distance < 0", "outside the month"):
         assert rule in human
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
+def test_a_model_dir_that_cannot_be_written(good_months, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert_clean_failure(train(good_months, locked), "not writable")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_an_unwritable_model_dir_is_refused_before_any_work(monkeypatch, tmp_path):
+    """The same check in-process, so it runs as root too."""
+    from ride_duration.errors import ModelFileError
+    from ride_duration.modeling import artifact
+    from ride_duration.modeling.train import TrainOptions
+    from ride_duration.modeling.train import train as train_model
+
+    monkeypatch.setattr(artifact.os, "access", lambda path, mode: False)
+    with pytest.raises(ModelFileError, match="not writable"):
+        # No data at all: the folder check comes before reading anything.
+        train_model(TrainOptions(data_dir=tmp_path / "nothing", model_dir=tmp_path, offline=True))

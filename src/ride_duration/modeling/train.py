@@ -91,6 +91,7 @@ class Fitted:
     design: Design
     val_design: Design | None = None
     regressor: object = None  # the scikit-learn regressor for lasso and ridge
+    notes: list[str] = field(default_factory=list)  # e.g. a solver that did not converge
 
     def predict(self, design: Design) -> np.ndarray:
         """What the pipeline predicts for these rows, without building the sparse matrix."""
@@ -99,7 +100,9 @@ class Fitted:
     @property
     def pipeline(self):
         """The scikit-learn Pipeline (imports scikit-learn)."""
-        regressor = self.regressor or linear_regression(self.coef, self.intercept)
+        regressor = self.regressor
+        if regressor is None:
+            regressor = linear_regression(self.coef, self.intercept)
         return build_pipeline(self.feature_names, self.options.model, regressor)
 
     def to_bytes(self) -> bytes:
@@ -152,11 +155,12 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
     if options.model == "linear":
         coef, intercept = solve_exact(design, y)
         return Fitted(options, names, numerical, coef, intercept, design, val_design)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         regressor = make_regressor(options.model, options.alpha).fit(design.matrix, y)
     coef, intercept = np.ravel(regressor.coef_), float(np.ravel(regressor.intercept_)[0])
-    return Fitted(options, names, numerical, coef, intercept, design, val_design, regressor)
+    notes = list(dict.fromkeys(f"{options.model}: {w.message}" for w in caught))
+    return Fitted(options, names, numerical, coef, intercept, design, val_design, regressor, notes)
 
 
 def rmse(y_true, y_pred) -> float:
@@ -237,6 +241,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         raise DataError("no ride has every feature recorded")
 
     fitted = fit(options, train_frame, val_frame)
+    notes.extend(fitted.notes)
     y_train = train_frame["duration"].to_numpy()
     y_val = val_frame["duration"].to_numpy()
     metrics = {
