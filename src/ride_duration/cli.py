@@ -38,7 +38,15 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_fetching(parser: argparse.ArgumentParser) -> None:
+def _add_fetching(parser: argparse.ArgumentParser, offline: bool = True) -> None:
+    """--data-dir and the download options: what commands that fetch months share."""
+    _add_data_dir(parser)
+    if offline:
+        parser.add_argument(
+            "--offline",
+            action="store_true",
+            help="never download: fail if a month is not in the data folder",
+        )
     parser.add_argument(
         "--base-url",
         default=None,
@@ -97,7 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="model file name without extension (default lin_reg, lasso or ridge)",
     )
-    _add_data_dir(train)
     train.add_argument(
         "--model-dir",
         type=Path,
@@ -105,11 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write <name>.bin and <name>.json (default: models/)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    train.add_argument(
-        "--offline",
-        action="store_true",
-        help="never download: fail if a month is not in the data folder",
-    )
     _add_fetching(train)
     train.set_defaults(handler=_run_train)
 
@@ -132,8 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--verify", action="store_true", help="recheck every file in data/MANIFEST.json"
     )
-    _add_data_dir(download)
-    _add_fetching(download)
+    _add_fetching(download, offline=False)
     download.set_defaults(handler=_run_download)
 
     homework = commands.add_parser(
@@ -154,8 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     homework.add_argument("--train", metavar="YYYY-MM", help="training month (default 2023-01)")
     homework.add_argument("--val", metavar="YYYY-MM", help="validation month (default 2023-02)")
     homework.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    homework.add_argument("--offline", action="store_true", help="never download")
-    _add_data_dir(homework)
     _add_fetching(homework)
     homework.set_defaults(handler=_run_homework)
 
@@ -168,8 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(compare)
     _add_months(compare, "2021-01", "2021-02", "green")
     compare.add_argument("--features", default="lesson", choices=["lesson", "homework"])
-    compare.add_argument("--offline", action="store_true", help="never download")
-    _add_data_dir(compare)
     _add_fetching(compare)
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.set_defaults(handler=_run_compare)

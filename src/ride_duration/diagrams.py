@@ -93,13 +93,16 @@ def _plt():
     return plt
 
 
-def _canvas(width: float, height: float):
+def _canvas(width: float, height: float, title: str | None = None, size: float = 15):
+    """A blank figure whose data coordinates are inches, with an optional title on top."""
     plt = _plt()
     figure = plt.figure(figsize=(width, height))
     ax = figure.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
+    if title:
+        ax.text(width / 2, height - 0.35, title, ha="center", fontsize=size, fontweight="bold")
     return figure, ax
 
 
@@ -148,15 +151,7 @@ def _arrow(ax, start, end, color=GREY, style="-|>", curve=0.0):
 
 
 def pipeline_figure():
-    figure, ax = _canvas(10.0, 4.0)
-    ax.text(
-        5.0,
-        3.65,
-        "The three stages of a machine-learning project",
-        ha="center",
-        fontsize=15,
-        fontweight="bold",
-    )
+    figure, ax = _canvas(10.0, 4.0, "The three stages of a machine-learning project")
     stages = [
         (
             "1. Design",
@@ -196,15 +191,7 @@ def pipeline_figure():
 
 
 def problem_figure():
-    figure, ax = _canvas(10.0, 4.2)
-    ax.text(
-        5.0,
-        3.85,
-        "The problem: how long will this taxi ride take?",
-        ha="center",
-        fontsize=15,
-        fontweight="bold",
-    )
+    figure, ax = _canvas(10.0, 4.2, "The problem: how long will this taxi ride take?")
     inputs = [
         "Pickup zone\n(PULocationID)",
         "Dropoff zone\n(DOLocationID)",
@@ -277,15 +264,7 @@ def _level_column(ax, x, width, level, name, color, traits, *, top=6.2, row=1.3,
 
 
 def maturity_figure():
-    figure, ax = _canvas(16.0, 7.6)
-    ax.text(
-        8.0,
-        7.25,
-        "MLOps maturity model (after Microsoft): five levels",
-        ha="center",
-        fontsize=16,
-        fontweight="bold",
-    )
+    figure, ax = _canvas(16.0, 7.6, "MLOps maturity model (after Microsoft): five levels", size=16)
     for level, (name, color, traits) in enumerate(LEVELS):
         _level_column(ax, 0.25 + level * 3.15, 2.95, level, name, color, traits)
     ax.text(
