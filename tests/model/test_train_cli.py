@@ -111,3 +111,34 @@ def test_missing_month_is_one_line_exit_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "green_tripdata_2021-01.parquet" in lines[0]
     assert "ride-duration download" in lines[0]
+
+
+@pytest.mark.parametrize("model", ["lasso", "ridge"])
+def test_regularised_models_save_and_predict_from_dicts(tmp_path, model):
+    from tests.helpers import simple_rides, write_green
+
+    data = tmp_path / "data"
+    write_green(data, "2021-01", simple_rides(1))
+    write_green(data, "2021-02", simple_rides(2))
+    result = run_cli(
+        "train",
+        "--offline",
+        "--json",
+        "--model",
+        model,
+        "--data-dir",
+        str(data),
+        "--model-dir",
+        str(tmp_path / "models"),
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["model_path"].endswith(f"{model}.bin")
+    pipeline = load_model(out["model_path"])
+    assert type(pipeline[-1]).__name__ == model.capitalize()
+    assert read_metadata(out["model_path"])["model"]["params"]["alpha"] == (
+        0.01 if model == "lasso" else 1.0
+    )
+    # DictVectorizer.transform gives 64-bit indices here; prediction must still work.
+    predicted = pipeline.predict([{"PU_DO": "1_4", "trip_distance": 2.0}])
+    assert np.isfinite(predicted).all()

@@ -42,6 +42,20 @@ def parameterize(path, parameters):
     )
 
 
+def run_with_papermill(path, parameters, root):
+    """Execute a notebook the way users and CI do: papermill, with its parameters injected."""
+    import papermill
+
+    return papermill.execute_notebook(
+        str(path),
+        str(root / f"executed-{path.name}"),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(root),
+        progress_bar=False,
+    )
+
+
 def execute(notebook, cwd):
     from nbclient import NotebookClient
 
@@ -120,7 +134,7 @@ def homework_parameters(root):
 
 
 def test_lesson_notebook_runs_and_saves_a_model(lesson_dirs):
-    notebook = execute(parameterize(LESSON, lesson_parameters(lesson_dirs)), lesson_dirs)
+    notebook = run_with_papermill(LESSON, lesson_parameters(lesson_dirs), lesson_dirs)
     outputs = "\n".join("\n".join(text_outputs(c)) for c in notebook.cells)
     assert "ERROR" not in outputs
     assert (lesson_dirs / "models/lin_reg.bin").is_file()
@@ -131,7 +145,7 @@ def test_lesson_notebook_runs_and_saves_a_model(lesson_dirs):
 
 
 def test_homework_notebook_equals_the_cli(homework_dirs):
-    notebook = execute(parameterize(HOMEWORK, homework_parameters(homework_dirs)), homework_dirs)
+    notebook = run_with_papermill(HOMEWORK, homework_parameters(homework_dirs), homework_dirs)
     from_notebook = answers_of(notebook)
     cli = run_cli(
         "homework",
