@@ -110,8 +110,7 @@ def _open_parquet(path: Path, hint: str = ""):
     if not path.is_file():
         raise DataError(f"{path}: file not found" + (f"; {hint}" if hint else ""))
     try:
-        # Arrow's own allocator keeps freed memory for itself; through the system allocator the
-        # memory of a converted month is reused by NumPy instead of adding to the peak.
+        # Memory-mapped: the compressed file is read from the page cache, not copied first.
         return pq.ParquetFile(path, memory_map=True)
     except Exception as exc:  # pyarrow raises several types for a bad footer
         reason = "the file is empty" if path.stat().st_size == 0 else str(exc).splitlines()[0]
@@ -220,7 +219,9 @@ def _as_timestamps(values: pd.Series, column: str, path: Path) -> pd.Series:
         return values.astype("datetime64[us]")
     parsed = pd.to_datetime(values, errors="coerce", format="mixed")
     bad = parsed.isna() & values.notna()
-    if bad.all():
+    # A few unparseable values become missing timestamps (dropped and counted); a column in
+    # which nothing parses is the wrong column.
+    if bad.any() and parsed.notna().sum() == 0:
         raise DataError(
             f"{path}: column {column!r} holds values that are not timestamps "
             f"(for example {values[bad].iloc[0]!r})"
