@@ -113,3 +113,22 @@ def test_timestamps_written_as_text_are_parsed(tmp_path):
     )
     frame = read_month("green", "2021-01", tmp_path)
     assert frame["pickup_datetime"].iloc[0] == dt.datetime(2021, 1, 1, 10)
+
+
+def test_a_few_unparseable_timestamps_become_missing_and_are_dropped(tmp_path):
+    from ride_duration.dataset import prepare
+
+    write_month(
+        tmp_path,
+        "green",
+        {
+            "lpep_pickup_datetime": ["2021-01-01 10:00:00", "garbage"],
+            "lpep_dropoff_datetime": ["2021-01-01 10:12:00", "2021-01-01 11:30:00"],
+            "PULocationID": [1, 2],
+            "DOLocationID": [3, 4],
+            "trip_distance": [1.0, 2.0],
+        },
+    )
+    frame = read_month("green", "2021-01", tmp_path)
+    prepared, report = prepare(frame)
+    assert len(prepared) == 1 and report.dropped_missing_time == 1
