@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--distance", type=float, help="trip distance in miles")
     predict.add_argument("--taxi", default="green", help="with --month: the taxi type")
     predict.add_argument("--month", metavar="YYYY-MM", help="score this month instead")
-    _add_data_dir(predict)
+    _add_fetching(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     predict.set_defaults(handler=_run_predict)
     return parser
@@ -339,6 +339,16 @@ def _run_predict(args: argparse.Namespace) -> int:
     from .modeling import predict
 
     if args.month:
+        from .download import ensure_month
+
+        ensure_month(
+            args.taxi,
+            args.month,
+            args.data_dir,
+            base_url=args.base_url,
+            offline=args.offline,
+            quiet=args.quiet,
+        )
         result = predict.score_month(args.model, args.taxi, args.month, args.data_dir)
         text = (
             f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "

@@ -171,3 +171,35 @@ def test_train_with_an_unpublished_month_exits_2(mirror, tmp_path):
     assert result.returncode == 2
     assert "TLC has not published green trip data for 2021-02" in result.stderr
     assert not list((tmp_path / "models").glob("*"))  # no model, no partial file
+
+
+def test_predict_fetches_the_month_it_scores(mirror, tmp_path):
+    trained = run_cli(
+        "train",
+        "--json",
+        "--base-url",
+        mirror.url,
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--model-dir",
+        str(tmp_path / "models"),
+    )
+    assert trained.returncode == 0, trained.stderr
+    scored = run_cli(
+        "predict",
+        "--json",
+        "--model",
+        str(tmp_path / "models/lin_reg.bin"),
+        "--taxi",
+        "green",
+        "--month",
+        "2021-03",
+        "--base-url",
+        mirror.url,
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
+    assert scored.returncode == 0, scored.stderr
+    result = json.loads(scored.stdout)
+    assert result["n_rows"] > 70000 and 5 < result["rmse"] < 12
+    assert mirror.hits["green_tripdata_2021-03.parquet"] == 1
