@@ -90,3 +90,33 @@ def simple_rides(month: int = 1, n: int = 40) -> list[tuple]:
             )
         )
     return rides
+
+
+def assert_matches_dictvectorizer(train, val, feature_set: str):
+    """Our featurisation of train and val is DictVectorizer's, entry for entry; returns the
+    (train, val) matrices."""
+    import numpy as np
+    from sklearn.feature_extraction import DictVectorizer
+
+    from ride_duration.features import feature_columns, fit_vectorizer, to_dicts, transform
+
+    categorical, numerical = feature_columns(feature_set, train)
+    reference = DictVectorizer()
+    expected = reference.fit_transform(to_dicts(train, categorical, numerical))
+    expected_val = reference.transform(to_dicts(val, categorical, numerical))
+    ours = fit_vectorizer(train, categorical, numerical)
+    assert ours.feature_names_ == reference.feature_names_
+    assert ours.vocabulary_ == reference.vocabulary_
+    matrices = (
+        transform(ours, train, categorical, numerical).matrix,
+        transform(ours, val, categorical, numerical).matrix,
+    )
+    for got, want in zip(matrices, (expected, expected_val)):
+        assert got.shape == want.shape
+        assert got.indices.dtype == np.int32  # what Lasso needs
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)
+    # The fitted vectorizer works on dicts, as the saved pipeline will call it.
+    assert (ours.transform(to_dicts(val, categorical, numerical)) != matrices[1]).nnz == 0
+    return matrices

@@ -1,12 +1,10 @@
 """The fast featuriser gives exactly DictVectorizer's matrix and vocabulary."""
 
-import numpy as np
 import pandas as pd
-from sklearn.feature_extraction import DictVectorizer
 
 from ride_duration.dataset import prepare
-from ride_duration.features import feature_columns, fit_vectorizer, to_dicts, transform
-from tests.helpers import at, trips
+from ride_duration.features import feature_columns, fit_vectorizer
+from tests.helpers import assert_matches_dictvectorizer, at, trips
 
 
 def _frames():
@@ -29,26 +27,7 @@ def _frames():
 
 
 def _same_as_dictvectorizer(feature_set):
-    train, val = _frames()
-    categorical, numerical = feature_columns(feature_set, train)
-    reference = DictVectorizer()
-    expected = reference.fit_transform(to_dicts(train, categorical, numerical))
-    expected_val = reference.transform(to_dicts(val, categorical, numerical))
-
-    ours = fit_vectorizer(train, categorical, numerical)
-    matrix = transform(ours, train, categorical, numerical).matrix
-    matrix_val = transform(ours, val, categorical, numerical).matrix
-
-    assert ours.feature_names_ == reference.feature_names_
-    assert ours.vocabulary_ == reference.vocabulary_
-    for got, want in ((matrix, expected), (matrix_val, expected_val)):
-        assert got.shape == want.shape
-        assert got.indices.dtype == np.int32
-        np.testing.assert_array_equal(got.indptr, want.indptr)
-        np.testing.assert_array_equal(got.indices, want.indices)
-        np.testing.assert_array_equal(got.data, want.data)
-    # The fitted vectorizer works on dicts as the pipeline will call it.
-    assert (ours.transform(to_dicts(val, categorical, numerical)) != matrix_val).nnz == 0
+    assert_matches_dictvectorizer(*_frames(), feature_set)
 
 
 def test_lesson_features_match_dictvectorizer():

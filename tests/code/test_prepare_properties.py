@@ -2,14 +2,12 @@
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.feature_extraction import DictVectorizer
 
 from ride_duration.dataset import prepare
-from ride_duration.features import feature_columns, fit_vectorizer, to_dicts, transform
+from tests.helpers import assert_matches_dictvectorizer
 
 BASE = dt.datetime(2021, 1, 1)
 
@@ -77,16 +75,4 @@ def test_featurisation_matches_dictvectorizer(train_rides, val_rides, feature_se
     if train.empty or val.empty:
         return
     train, val = train.fillna({"trip_distance": 0.0}), val.fillna({"trip_distance": 0.0})
-    categorical, numerical = feature_columns(feature_set, train)
-    reference = DictVectorizer()
-    expected = reference.fit_transform(to_dicts(train, categorical, numerical))
-    expected_val = reference.transform(to_dicts(val, categorical, numerical))
-    ours = fit_vectorizer(train, categorical, numerical)
-    assert ours.feature_names_ == reference.feature_names_
-    for got, want in (
-        (transform(ours, train, categorical, numerical).matrix, expected),
-        (transform(ours, val, categorical, numerical).matrix, expected_val),
-    ):
-        np.testing.assert_array_equal(got.indptr, want.indptr)
-        np.testing.assert_array_equal(got.indices, want.indices)
-        np.testing.assert_array_equal(got.data, want.data)
+    assert_matches_dictvectorizer(train, val, feature_set)

@@ -1,13 +1,11 @@
 """The lesson months (green 2021-01 -> 2021-02), real files: counts, features, exact fit."""
 
-import numpy as np
 import pytest
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
 from ride_duration.dataset import load_prepared
-from ride_duration.features import feature_columns, fit_vectorizer, to_dicts, transform
 from ride_duration.modeling.train import TrainOptions, fit, rmse
+from tests.helpers import assert_matches_dictvectorizer
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +24,7 @@ def test_rows_kept_match_the_course(months):
 @pytest.mark.parametrize("feature_set", ["lesson", "homework"])
 def test_featurisation_is_dictvectorizers_entry_for_entry(months, feature_set):
     train, val, _, _ = months
-    categorical, numerical = feature_columns(feature_set, train)
-    reference = DictVectorizer()
-    expected = reference.fit_transform(to_dicts(train, categorical, numerical))
-    expected_val = reference.transform(to_dicts(val, categorical, numerical))
-    ours = fit_vectorizer(train, categorical, numerical)
-    assert ours.feature_names_ == reference.feature_names_
-    assert ours.vocabulary_ == reference.vocabulary_
-    got = transform(ours, train, categorical, numerical).matrix
-    got_val = transform(ours, val, categorical, numerical).matrix
-    for a, b in ((got, expected), (got_val, expected_val)):
-        assert a.shape == b.shape
-        np.testing.assert_array_equal(a.indptr, b.indptr)
-        np.testing.assert_array_equal(a.indices, b.indices)
-        np.testing.assert_array_equal(a.data, b.data)
+    got, got_val = assert_matches_dictvectorizer(train, val, feature_set)
     # Validation really does hold categories never seen in training.
     assert (got_val.getnnz(axis=1) < got.getnnz(axis=1).max()).any()
 
