@@ -10,7 +10,7 @@ import pytest
 
 from ride_duration.config import BASE_URL_ENV, PROJECT_ROOT, SHARED_TLC_ENV
 from ride_duration.download import BACKOFF_ENV
-from tests.helpers import copy_months
+from tests.helpers import copy_months, simple_rides, write_green
 
 LESSON_MONTHS = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
 
@@ -48,3 +48,12 @@ def tlc_dir() -> Path:
 def lesson_data(tlc_dir: Path, tmp_path: Path) -> Path:
     """A writable data dir holding copies of the lesson months."""
     return copy_months(tlc_dir, tmp_path / "data", *LESSON_MONTHS)
+
+
+@pytest.fixture
+def tiny_months(tmp_path: Path) -> Path:
+    """A data dir with two small hand-made green months, 2021-01 and 2021-02."""
+    data = tmp_path / "data"
+    write_green(data, "2021-01", simple_rides(1))
+    write_green(data, "2021-02", simple_rides(2))
+    return data

@@ -37,11 +37,8 @@ def assert_clean_failure(result, *fragments):
 
 
 @pytest.fixture
-def good_months(tmp_path):
-    data = tmp_path / "data"
-    write_green(data, "2021-01", simple_rides(1))
-    write_green(data, "2021-02", simple_rides(2))
-    return data
+def good_months(tiny_months):
+    return tiny_months
 
 
 def test_a_good_tiny_month_trains(good_months, tmp_path):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ride_duration import load_model, read_metadata
-from tests.helpers import run_cli, simple_rides, write_green
+from tests.helpers import run_cli
 
 # Runs the real CLI, with os.replace wrapped to SIGKILL the process just before or just
 # after its Nth call: saving a model renames three times (pending sidecar, .bin, sidecar).
@@ -35,11 +35,8 @@ sys.exit(main(sys.argv[3:]))
 
 
 @pytest.fixture
-def months(tmp_path):
-    data = tmp_path / "data"
-    write_green(data, "2021-01", simple_rides(1))
-    write_green(data, "2021-02", simple_rides(2))
-    return data
+def months(tiny_months):
+    return tiny_months
 
 
 def features_of(pipeline) -> str:

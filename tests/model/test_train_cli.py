@@ -114,12 +114,8 @@ def test_missing_month_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize("model", ["lasso", "ridge"])
-def test_regularised_models_save_and_predict_from_dicts(tmp_path, model):
-    from tests.helpers import simple_rides, write_green
-
-    data = tmp_path / "data"
-    write_green(data, "2021-01", simple_rides(1))
-    write_green(data, "2021-02", simple_rides(2))
+def test_regularised_models_save_and_predict_from_dicts(tiny_months, tmp_path, model):
+    data = tiny_months
     result = run_cli(
         "train",
         "--offline",

@@ -14,6 +14,20 @@ def download(mirror_url, data_dir, *args):
     return run_cli("download", "--base-url", mirror_url, "--data-dir", str(data_dir), *args)
 
 
+def train_from(mirror, root, *args):
+    """`train` with an empty data dir under ``root``: every month comes from the mirror."""
+    return run_cli(
+        "train",
+        *args,
+        "--base-url",
+        mirror.url,
+        "--data-dir",
+        str(root / "data"),
+        "--model-dir",
+        str(root / "models"),
+    )
+
+
 def leftovers(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
@@ -142,16 +156,7 @@ def test_verify_reports_changed_files(mirror, tmp_path):
 
 
 def test_train_fetches_missing_months_itself(mirror, tmp_path):
-    result = run_cli(
-        "train",
-        "--json",
-        "--base-url",
-        mirror.url,
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--model-dir",
-        str(tmp_path / "models"),
-    )
+    result = train_from(mirror, tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n_train"] == 73908
     assert mirror.hits[MONTH] == 1 and mirror.hits["green_tripdata_2021-02.parquet"] == 1
@@ -159,31 +164,14 @@ def test_train_fetches_missing_months_itself(mirror, tmp_path):
 
 def test_train_with_an_unpublished_month_exits_2(mirror, tmp_path):
     mirror.modes["green_tripdata_2021-02.parquet"] = "403"
-    result = run_cli(
-        "train",
-        "--base-url",
-        mirror.url,
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--model-dir",
-        str(tmp_path / "models"),
-    )
+    result = train_from(mirror, tmp_path)
     assert result.returncode == 2
     assert "TLC has not published green trip data for 2021-02" in result.stderr
     assert not list((tmp_path / "models").glob("*"))  # no model, no partial file
 
 
 def test_predict_fetches_the_month_it_scores(mirror, tmp_path):
-    trained = run_cli(
-        "train",
-        "--json",
-        "--base-url",
-        mirror.url,
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--model-dir",
-        str(tmp_path / "models"),
-    )
+    trained = train_from(mirror, tmp_path, "--json")
     assert trained.returncode == 0, trained.stderr
     scored = run_cli(
         "predict",
