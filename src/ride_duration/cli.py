@@ -65,6 +65,16 @@ def _add_months(parser: argparse.ArgumentParser, train: str, val: str, taxi: str
     )
 
 
+def _add_features(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--features",
+        default="lesson",
+        choices=["lesson", "homework", "rich"],
+        help="lesson: PU_DO + trip_distance; homework: PULocationID + DOLocationID; rich: "
+        "PU_DO, a cleaned distance and its bands, hour x weekday, zone x hour (default lesson)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Predict NYC taxi ride durations from TLC trip records."
@@ -82,28 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(train)
     _add_months(train, "2021-01", "2021-02", "green")
-    train.add_argument(
-        "--features",
-        default="lesson",
-        choices=["lesson", "homework"],
-        help="lesson: PU_DO + trip_distance; homework: PULocationID + DOLocationID",
-    )
+    _add_features(train)
     train.add_argument(
         "--model",
-        default="linear",
+        default=None,
         choices=["linear", "lasso", "ridge"],
-        help="regressor (default linear)",
+        help="regressor (default linear; ridge for rich)",
     )
     train.add_argument(
         "--alpha",
         type=float,
         default=None,
-        help="regularisation strength (default 0.01 for lasso, 1.0 for ridge)",
+        help="regularisation strength (default 0.01 for lasso, 1.0 for ridge, 3.0 for rich ridge)",
     )
     train.add_argument(
         "--name",
         default=None,
-        help="model file name without extension (default lin_reg, lasso or ridge)",
+        help="model file name without extension (default lin_reg, lasso or ridge; "
+        "rich_ridge etc. for rich)",
     )
     train.add_argument(
         "--model-dir",
@@ -166,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(compare)
     _add_months(compare, "2021-01", "2021-02", "green")
-    compare.add_argument("--features", default="lesson", choices=["lesson", "homework"])
+    _add_features(compare)
     _add_fetching(compare)
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.set_defaults(handler=_run_compare)
@@ -204,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--pu", type=int, help="pickup zone (PULocationID)")
     predict.add_argument("--do", type=int, help="dropoff zone (DOLocationID)")
     predict.add_argument("--distance", type=float, help="trip distance in miles")
+    predict.add_argument(
+        "--pickup",
+        metavar="DATETIME",
+        help="pickup time, e.g. 2021-02-01T08:15 (rich models use its hour and weekday)",
+    )
     predict.add_argument("--taxi", default="green", help="with --month: the taxi type")
     predict.add_argument("--month", metavar="YYYY-MM", help="score this month instead")
     _add_fetching(predict)
@@ -244,12 +255,17 @@ def _run_train(args: argparse.Namespace) -> int:
         ("taxi", meta["taxi"]),
         ("train / val month", f"{meta['train_month']} / {meta['val_month']}"),
         ("features", f"{meta['features']['set']} ({metrics['n_features']} columns)"),
-        ("model", f"{meta['model']['kind']} ({meta['model']['solver']})"),
+        ("model", _model_label(meta["model"])),
         ("rows kept (train)", _kept(result.reports["train"])),
         ("rows kept (val)", _kept(result.reports["val"])),
         ("train RMSE", f"{metrics['train_rmse']:.4f} min"),
         ("val RMSE", f"{metrics['val_rmse']:.4f} min"),
         ("baseline val RMSE", f"{metrics['baseline_rmse']:.4f} min (predict the training mean)"),
+        *(
+            [("distance weight", f"{metrics['distance_weight']:.5f} min per mile")]
+            if metrics.get("distance_weight") is not None
+            else []
+        ),
         ("saved", str(result.model_path)),
     ]
     rows += _rule_rows(result.reports)
@@ -355,8 +371,14 @@ def _run_predict(args: argparse.Namespace) -> int:
             f"on {result['n_rows']:,} rides"
         )
     elif args.pu is not None and args.do is not None:
-        minutes = predict.predict_ride(args.model, args.pu, args.do, args.distance)
-        result = {"pu": args.pu, "do": args.do, "distance": args.distance, "minutes": minutes}
+        minutes = predict.predict_ride(args.model, args.pu, args.do, args.distance, args.pickup)
+        result = {
+            "pu": args.pu,
+            "do": args.do,
+            "distance": args.distance,
+            "pickup": args.pickup,
+            "minutes": minutes,
+        }
         text = f"{minutes:.1f} minutes"
     else:
         raise RideDurationError("give --pu and --do (and --distance), or --month YYYY-MM")
@@ -413,6 +435,11 @@ def _rule_rows(reports: dict) -> list[tuple[str, str]]:
         for key, label in RULES.items()
         if reports["train"][key] or reports["val"][key]
     ]
+
+
+def _model_label(model: dict) -> str:
+    alpha = model["params"].get("alpha")
+    return f"{model['kind']} ({model['solver']}" + (f", alpha={alpha:g})" if alpha else ")")
 
 
 def _kept(report: dict) -> str:

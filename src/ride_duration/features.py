@@ -16,13 +16,31 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import rich
+
 FEATURE_SETS = {
     # The lesson's final model: the pickup/dropoff pair and the distance.
     "lesson": (("PU_DO",), ("trip_distance",)),
     # The homework's model: pickup and dropoff zones one-hot encoded separately.
     "homework": (("PULocationID", "DOLocationID"), ()),
+    # Ours: the pair, a cleaned distance and its shape, time and zone x hour (see rich.py).
+    "rich": (rich.CATEGORICAL, rich.NUMERICAL),
 }
 SEPARATOR = "="
+
+
+def featurize(feature_set: str, frame: pd.DataFrame, distance_median: float | None = None):
+    """The frame whose columns the feature set's DictVectorizer encodes: the prepared frame
+    itself, or for ``rich`` the columns derived from it (with this training median)."""
+    if feature_set != "rich":
+        return frame
+    return rich.rich_frame(frame, distance_median)
+
+
+def required_columns(feature_set: str, frame: pd.DataFrame) -> list[str]:
+    """Columns whose missing values drop a ride. ``rich`` replaces a missing distance by the
+    training median instead, so it drops none."""
+    return [] if feature_set == "rich" else feature_columns(feature_set, frame)[1]
 
 
 def feature_columns(feature_set: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]:

@@ -20,6 +20,7 @@ import numpy as np
 
 VERIFIED_SKLEARN = frozenset({"1.9.1"})
 VECTORIZER_STEP = "dictvectorizer"
+RIDES_STEP = "ridefeatures"
 CLASSES = {
     "DictVectorizer": "sklearn.feature_extraction._dict_vectorizer",
     "LinearRegression": "sklearn.linear_model._base",
@@ -64,13 +65,23 @@ def restore(cls, state: dict):
     return estimator
 
 
-def build_pipeline(feature_names: list[str], step: str, regressor):
-    """A real Pipeline: fitted DictVectorizer, then ``regressor`` (already fitted)."""
+def build_pipeline(
+    feature_names: list[str], step: str, regressor, distance_median: float | None = None
+):
+    """A real Pipeline: fitted DictVectorizer, then ``regressor`` (already fitted). With a
+    ``distance_median`` (the ``rich`` features), a fitted ``RideFeatures`` comes first, so
+    the pipeline takes raw rides."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.pipeline import Pipeline
 
     vectorizer = restore(DictVectorizer, vectorizer_state(feature_names))
-    return Pipeline([(VECTORIZER_STEP, vectorizer), (step, regressor)])
+    steps = [(VECTORIZER_STEP, vectorizer), (step, regressor)]
+    if distance_median is not None:
+        from ..transformers import RideFeatures
+
+        rides = RideFeatures(distance_median=distance_median).fit([])
+        steps.insert(0, (RIDES_STEP, rides))
+    return Pipeline(steps)
 
 
 def linear_regression(coef: np.ndarray, intercept: float):
@@ -78,6 +89,19 @@ def linear_regression(coef: np.ndarray, intercept: float):
     from sklearn.linear_model import LinearRegression
 
     return restore(LinearRegression, linear_state(coef, intercept))
+
+
+def ridge_regression(coef: np.ndarray, intercept: float, alpha: float):
+    """A real Ridge holding the given (exact) solution, as if fitted."""
+    from sklearn.linear_model import Ridge
+
+    ridge = Ridge(alpha=alpha)
+    ridge.n_features_in_ = len(coef)
+    ridge.coef_ = np.asarray(coef, dtype=np.float64)
+    ridge.n_iter_ = None
+    ridge.solver_ = "exact"
+    ridge.intercept_ = float(intercept)
+    return ridge
 
 
 class _Record:

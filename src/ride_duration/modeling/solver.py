@@ -1,108 +1,35 @@
-"""The exact least-squares fit of a one-hot design, as a scikit-learn LinearRegression.
+"""Exact least-squares and ridge fits of one-hot designs, from their sufficient statistics.
 
-scikit-learn fits sparse input with lsqr and ``tol=1e-6``, which stops long before the
-optimum once ``trip_distance`` sits beside thousands of one-hot columns (green 2021-01:
-train RMSE 5.70 where the optimum is 4.64). The designs here have a known structure:
-one-hot groups plus a few numerical columns. That makes the normal equations small, so we
-solve them exactly instead of iterating.
+scikit-learn fits sparse input iteratively and stops early: LinearRegression's lsqr at
+``tol=1e-6`` leaves green 2021-01 at train RMSE 5.70 where the optimum is 4.64. These designs
+have a structure that makes the exact answer cheap: one-hot groups plus a few numerical
+columns. The largest group's block of the normal equations is diagonal, so it is eliminated
+(within-group centring, as fixed-effects regression does) and what remains — the other groups,
+the numerical columns and the intercept — is a much smaller system.
 
-One-hot designs are rank-deficient, so the least-squares coefficients are not unique. We
-return the ones scikit-learn's solver converges to: with the intercept handled by centring,
-the minimum-norm solution of the centred problem. Seen categories are predicted the same by
-every solution; the choice only matters for categories never seen in training.
+- Linear: one-hot designs are rank-deficient and least squares has many solutions. We return
+  the one scikit-learn's solver converges to, the minimum-norm solution of the centred
+  problem. Seen categories are predicted the same by every solution; the choice matters only
+  for categories never seen in training.
+- Ridge: the solution is unique (scikit-learn's ``Ridge``: the intercept is not penalised).
+  The reduced system is solved directly when it is small, otherwise by conjugate gradients
+  with a diagonal preconditioner to a relative residual of 1e-10.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..features import Design
+from .statistics import Statistics, statistics
+
+DENSE_LIMIT = 4000  # the reduced system is solved as a dense matrix up to this many columns
+CG_TOLERANCE = 1e-10
 
 
-def _pinv_solve(
-    gram: np.ndarray, rhs: np.ndarray, scale: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-norm solution of a symmetric positive semi-definite system, and its null space.
-
-    Eigenvalues below rounding level, relative to the larger of the largest eigenvalue and
-    ``scale``, count as zero.
-    """
-    if gram.size == 0:
-        return np.zeros(0), np.zeros((0, 0))
-    eigenvalues, vectors = np.linalg.eigh(gram)
-    cutoff = max(eigenvalues.max(), scale, 0.0) * gram.shape[0] * np.finfo(float).eps * 100
-    kept = eigenvalues > cutoff
-    solution = vectors[:, kept] @ ((vectors[:, kept].T @ rhs) / eigenvalues[kept])
-    return solution, vectors[:, ~kept]
-
-
-def _one_group(groups: np.ndarray, k: int, numeric: np.ndarray, y: np.ndarray):
-    """Minimum-norm centred solution for one one-hot group (k levels, codes ``groups``) plus
-    numerical columns, by eliminating the group (within-group centring)."""
-    counts = np.bincount(groups, minlength=k).astype(float)
-    level_mean_y = np.bincount(groups, weights=y, minlength=k) / counts
-    p = numeric.shape[1]
-    level_mean_z = (
-        np.column_stack(
-            [np.bincount(groups, weights=numeric[:, j], minlength=k) / counts for j in range(p)]
-        )
-        if p
-        else np.zeros((k, 0))
-    )
-    z_within = numeric - level_mean_z[groups]
-    y_within = y - level_mean_y[groups]
-    z_centred = numeric - numeric.mean(axis=0)
-    scale = float((z_centred * z_centred).sum(axis=0).max()) if p else 0.0
-    # If a numerical column is constant within every group, the groups absorb it and the
-    # within-group problem is singular: the null space below handles that.
-    beta, null = _pinv_solve(z_within.T @ z_within, z_within.T @ y_within, scale)
-    levels = level_mean_y - level_mean_z @ beta
-    # Every least-squares solution is w = levels - M N v - c, beta + N v (N spans the
-    # numerical directions the groups absorb). Pick v and c of least total norm.
-    shift = np.column_stack([level_mean_z @ null, np.ones(k)])
-    penalty = np.hstack([np.eye(null.shape[1]), np.zeros((null.shape[1], 1))])
-    target = np.concatenate([levels, np.zeros(null.shape[1])])
-    (*v, c), *_ = np.linalg.lstsq(np.vstack([shift, penalty]), target, rcond=None)
-    v = np.asarray(v)
-    weights = levels - level_mean_z @ null @ v - c
-    return weights, beta + null @ v
-
-
-def _dense(groups: list[np.ndarray], sizes: list[int], numeric: np.ndarray, y: np.ndarray):
-    """Minimum-norm centred solution from the full normal equations: for designs with few
-    columns (the homework's pickup and dropoff zones: about 500)."""
-    n = len(y)
-    offsets = np.cumsum([0, *sizes])
-    width = offsets[-1] + numeric.shape[1]
-    gram = np.zeros((width, width))
-    rhs = np.zeros(width)
-    z = numeric - numeric.mean(axis=0)
-    yc = y - y.mean()
-    for a, (codes_a, size_a) in enumerate(zip(groups, sizes)):
-        block_a = slice(offsets[a], offsets[a + 1])
-        for b in range(a, len(groups)):
-            cross = (
-                np.bincount(
-                    codes_a.astype(np.int64) * sizes[b] + groups[b], minlength=size_a * sizes[b]
-                )
-                .reshape(size_a, sizes[b])
-                .astype(float)
-            )
-            gram[block_a, offsets[b] : offsets[b + 1]] = cross
-            gram[offsets[b] : offsets[b + 1], block_a] = cross.T
-        rhs[block_a] = np.bincount(codes_a, weights=yc, minlength=size_a)
-        for j in range(z.shape[1]):
-            column = offsets[-1] + j
-            gram[block_a, column] = gram[column, block_a] = np.bincount(
-                codes_a, weights=z[:, j], minlength=size_a
-            )
-    means = np.concatenate([np.diag(gram)[: offsets[-1]] / n, np.zeros(z.shape[1])])
-    gram -= n * np.outer(means, means)
-    gram[offsets[-1] :, offsets[-1] :] = z.T @ z
-    rhs[offsets[-1] :] = z.T @ yc
-    solution, _ = _pinv_solve(gram, rhs)
-    parts = [solution[offsets[g] : offsets[g + 1]] for g in range(len(groups))]
-    return parts, solution[offsets[-1] :]
+class SolverError(ValueError):
+    """The design is beyond what the exact solver handles (too many columns to solve densely)."""
 
 
 def fit_exact(design: Design, y: np.ndarray):
@@ -112,29 +39,105 @@ def fit_exact(design: Design, y: np.ndarray):
     return linear_regression(*solve_exact(design, y))
 
 
-def solve_exact(design: Design, y: np.ndarray, *, dense_limit: int = 4000):
-    """(coef, intercept) of the exact minimum-norm least-squares fit with an intercept."""
-    y = np.asarray(y, dtype=float)
-    n_features = design.n_features
-    local_groups, columns_of = [], []
-    for group in design.group_columns:
-        used = np.flatnonzero(np.bincount(group, minlength=n_features))
-        local = np.zeros(n_features, dtype=np.intp)
-        local[used] = np.arange(len(used))
-        local_groups.append(local[group])
-        columns_of.append(used)
-    sizes = [len(c) for c in columns_of]
+def solve_exact(design: Design, y: np.ndarray, alpha: float = 0.0):
+    """(coef, intercept) of the exact fit of these rows (see ``solve``)."""
+    return solve(statistics(design, y), alpha)
 
-    if len(local_groups) == 1:
-        weights, beta = _one_group(local_groups[0], sizes[0], design.numeric, y)
-        parts = [weights]
-    elif sum(sizes) + design.numeric.shape[1] <= dense_limit:
-        parts, beta = _dense(local_groups, sizes, design.numeric, y)
+
+def solve(stats: Statistics, alpha: float = 0.0) -> tuple[np.ndarray, float]:
+    """(coef, intercept): ridge with penalty ``alpha`` on the coefficients (not the
+    intercept); with ``alpha=0``, the minimum-norm least-squares solution of the centred
+    problem."""
+    p = stats.n_features
+    gram = stats.gram.tocsr()
+    diagonal = gram.diagonal()
+    big = max(stats.groups, key=len) if stats.groups else np.zeros(0, np.int64)
+    big = big[diagonal[big] > 0]
+    rest_mask = np.ones(p, bool)
+    rest_mask[big] = False
+    rest = np.flatnonzero(rest_mask)
+
+    # Unknowns: the big group's weights, then [intercept, the rest's weights].
+    d = diagonal[big] + alpha
+    coupling = sp.hstack([sp.csr_matrix(stats.sums[big][:, None]), gram[big][:, rest]]).tocsr()
+    own = sp.bmat(
+        [
+            [sp.csr_matrix([[float(stats.n)]]), sp.csr_matrix(stats.sums[rest][None, :])],
+            [sp.csr_matrix(stats.sums[rest][:, None]), gram[rest][:, rest]],
+        ]
+    ).tocsr()
+    penalty = np.r_[0.0, np.full(len(rest), alpha)]
+    rhs_big = stats.xty[big]
+    rhs = np.r_[stats.sum_y, stats.xty[rest]] - coupling.T @ (rhs_big / d)
+
+    if len(rest) + 1 <= DENSE_LIMIT:
+        reduced = own.toarray() + np.diag(penalty)
+        reduced -= (coupling.T @ sp.diags(1 / d) @ coupling).toarray()
+        if alpha > 0:
+            x, null = _solve_spd(reduced, rhs), None
+        else:
+            x, null = _min_norm_solve(reduced, rhs)
+    elif alpha > 0:
+        x, null = _conjugate_gradients(own, penalty, coupling, d, rhs), None
     else:
-        raise ValueError(f"no exact solver for {len(sizes)} one-hot groups of sizes {sizes}")
+        raise SolverError(
+            f"the exact linear fit of this design needs a dense system of {len(rest) + 1} "
+            f"columns (at most {DENSE_LIMIT}); use ridge, which is solved iteratively"
+        )
 
-    coef = np.zeros(n_features)
-    for used, part in zip(columns_of, parts):
-        coef[used] = part
-    coef[design.numeric_columns] = beta
-    return coef, float(y.mean() - design.column_means() @ coef)
+    coef = np.zeros(p)
+    coef[big] = (rhs_big - coupling @ x) / d
+    coef[rest] = x[1:]
+    intercept = float(x[0])
+    if null is not None and null.shape[1]:
+        coef, intercept = _least_norm(coef, intercept, big, rest, coupling, d, null)
+    return coef, intercept
+
+
+def _solve_spd(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    import scipy.linalg
+
+    return scipy.linalg.solve(matrix, rhs, assume_a="pos")
+
+
+def _min_norm_solve(matrix: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A solution of a consistent symmetric positive semi-definite system, and a basis of its
+    null space. Columns are scaled to a unit diagonal first, so that a numerical column in
+    miles and a one-hot column in counts are judged by the same rounding level."""
+    diagonal = np.diag(matrix).copy()
+    scale = 1 / np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
+    scaled = matrix * scale[:, None] * scale[None, :]
+    eigenvalues, vectors = np.linalg.eigh(scaled)
+    cutoff = max(eigenvalues.max(initial=0.0), 1.0) * len(matrix) * np.finfo(float).eps * 100
+    kept = eigenvalues > cutoff
+    solution = vectors[:, kept] @ ((vectors[:, kept].T @ (rhs * scale)) / eigenvalues[kept])
+    return solution * scale, vectors[:, ~kept] * scale[:, None]
+
+
+def _least_norm(coef, intercept, big, rest, coupling, d, null):
+    """Among all least-squares solutions (this one plus the null space), the one whose
+    coefficients, the intercept aside, have the least norm."""
+    directions = np.zeros((len(coef), null.shape[1]))
+    directions[big] = -(coupling @ null) / d[:, None]
+    directions[rest] = null[1:]
+    shift, *_ = np.linalg.lstsq(directions, -coef, rcond=None)
+    return coef + directions @ shift, float(intercept + null[0] @ shift)
+
+
+def _conjugate_gradients(own, penalty, coupling, d, rhs) -> np.ndarray:
+    """Solve the reduced ridge system ``(own + diag(penalty) - C' D⁻¹ C) x = rhs`` without
+    forming it: each product is two sparse products with the coupling block."""
+    from scipy.sparse.linalg import LinearOperator, cg
+
+    n = len(rhs)
+
+    def apply(v):
+        return own @ v + penalty * v - coupling.T @ ((coupling @ v) / d)
+
+    diagonal = own.diagonal() + penalty - np.asarray(coupling.multiply(coupling).T @ (1 / d))
+    preconditioner = LinearOperator((n, n), matvec=lambda v: v / diagonal, dtype=float)
+    operator = LinearOperator((n, n), matvec=apply, dtype=float)
+    x, info = cg(operator, rhs, rtol=CG_TOLERANCE, atol=0.0, maxiter=20 * n, M=preconditioner)
+    if info:
+        raise SolverError(f"conjugate gradients did not converge in {info} iterations")
+    return x

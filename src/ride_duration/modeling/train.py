@@ -22,18 +22,41 @@ from ..features import (
     Design,
     complete_rows,
     feature_columns,
+    featurize,
     fit_feature_names,
+    required_columns,
     transform,
 )
 from ..files import sha256_file
+from ..rich import DISTANCE_CAP, distance_median
 from .artifact import prepare_model_dir, save_bytes
-from .estimators import build_pipeline, can_skip_import, linear_regression, pickle_linear_pipeline
-from .solver import solve_exact
+from .estimators import (
+    build_pipeline,
+    can_skip_import,
+    linear_regression,
+    pickle_linear_pipeline,
+    ridge_regression,
+)
+from .solver import SolverError, solve
+from .statistics import statistics
 
 MODELS = ("linear", "lasso", "ridge")
-DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0}
+# rich: ridge with alpha=3, the strength 5-fold cross-validation picks on the training months
+# (green 2021-01: 3; 2023-01: 3 to 5); its zone x hour groups overfit without a penalty.
+DEFAULT_MODEL = {"lesson": "linear", "homework": "linear", "rich": "ridge"}
+DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0, ("rich", "ridge"): 3.0}
 DEFAULT_NAME = {"linear": "lin_reg", "lasso": "lasso", "ridge": "ridge"}
+SOLVERS = {
+    "linear": "exact minimum-norm least squares",
+    "ridge": "exact ridge",
+    "lasso": "scikit-learn coordinate descent",
+}
 LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
+
+
+def default_name(features: str, model: str) -> str:
+    """lin_reg, lasso, ridge; with the rich features rich_lin_reg, rich_lasso, rich_ridge."""
+    return DEFAULT_NAME[model] if features != "rich" else f"rich_{DEFAULT_NAME[model]}"
 
 
 @dataclass
@@ -42,7 +65,7 @@ class TrainOptions:
     train_month: str = "2021-01"
     val_month: str = "2021-02"
     features: str = "lesson"
-    model: str = "linear"
+    model: str | None = None  # the feature set's default: linear, or ridge for rich
     alpha: float | None = None
     data_dir: Path = DATA_DIR
     model_dir: Path = MODELS_DIR
@@ -57,21 +80,29 @@ class TrainOptions:
             raise RideDurationError(
                 f"unknown feature set {self.features!r}: choose {', '.join(FEATURE_SETS)}"
             )
-        if self.model not in MODELS:
-            raise RideDurationError(f"unknown model {self.model!r}: choose {', '.join(MODELS)}")
+        model = self.model or DEFAULT_MODEL[self.features]
+        if model not in MODELS:
+            raise RideDurationError(f"unknown model {model!r}: choose {', '.join(MODELS)}")
         if self.alpha is not None and (not np.isfinite(self.alpha) or self.alpha <= 0):
             raise RideDurationError(f"--alpha must be a positive number, not {self.alpha}")
-        if self.alpha is not None and self.model == "linear":
+        if self.alpha is not None and model == "linear":
             raise RideDurationError("--alpha applies to lasso and ridge, not to linear")
+        if self.features == "rich" and self.taxi == "fhv":
+            raise RideDurationError(
+                "the rich features need trip distances, which fhv files do not record"
+            )
         train_month, val_month = parse_month(self.train_month), parse_month(self.val_month)
-        name = self.name or DEFAULT_NAME[self.model]
+        name = self.name or default_name(self.features, model)
         if not name or "/" in name or name.startswith("."):
             raise RideDurationError(f"--name {name!r} must be a plain file name")
         return replace(
             self,
             train_month=train_month,
             val_month=val_month,
-            alpha=self.alpha if self.alpha is not None else DEFAULT_ALPHA.get(self.model),
+            model=model,
+            alpha=self.alpha
+            if self.alpha is not None
+            else DEFAULT_ALPHA.get((self.features, model), DEFAULT_ALPHA.get(model)),
             data_dir=Path(self.data_dir),
             model_dir=Path(self.model_dir),
             name=name,
@@ -90,8 +121,16 @@ class Fitted:
     intercept: float
     design: Design
     val_design: Design | None = None
-    regressor: object = None  # the scikit-learn regressor for lasso and ridge
+    regressor: object = None  # the scikit-learn regressor, for lasso
     notes: list[str] = field(default_factory=list)  # e.g. a solver that did not converge
+    distance_median: float | None = None  # rich: what replaces an impossible distance
+
+    @property
+    def distance_weight(self) -> float | None:
+        """Minutes per mile of trip_distance (its coefficient), if the model uses it."""
+        if "trip_distance" not in self.feature_names:
+            return None
+        return float(self.coef[self.feature_names.index("trip_distance")])
 
     def predict(self, design: Design) -> np.ndarray:
         """What the pipeline predicts for these rows, without building the sparse matrix."""
@@ -101,13 +140,17 @@ class Fitted:
     def pipeline(self):
         """The scikit-learn Pipeline (imports scikit-learn)."""
         regressor = self.regressor
-        if regressor is None:
+        if self.options.model == "linear":
             regressor = linear_regression(self.coef, self.intercept)
-        return build_pipeline(self.feature_names, self.options.model, regressor)
+        elif self.options.model == "ridge":
+            regressor = ridge_regression(self.coef, self.intercept, self.options.alpha)
+        return build_pipeline(
+            self.feature_names, self.options.model, regressor, self.distance_median
+        )
 
     def to_bytes(self) -> bytes:
         """The pickled Pipeline, as saved in models/."""
-        if self.regressor is None:
+        if self.options.model == "linear" and self.distance_median is None:
             return pickle_linear_pipeline(
                 self.feature_names, self.options.model, self.coef, self.intercept
             )
@@ -128,39 +171,52 @@ class TrainResult:
         return self.fitted.pipeline
 
 
-def make_regressor(model: str, alpha: float | None):
-    """The regressor for lasso and ridge; linear is solved exactly by ``solve_exact``."""
-    from sklearn.linear_model import Lasso, Ridge
-
-    return Lasso(alpha=alpha) if model == "lasso" else Ridge(alpha=alpha)
-
-
-def _drop_incomplete(frame, numerical, report):
-    frame, dropped = complete_rows(frame, numerical)
+def _drop_incomplete(frame, features, report):
+    frame, dropped = complete_rows(frame, required_columns(features, frame))
     report.dropped_missing_feature = dropped
     report.rows_kept -= dropped
     return frame
 
 
 def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
-    """Fit the model on a prepared frame (and build the validation design, if given)."""
+    """Fit the model on a prepared frame (and build the validation design, if given).
+    Linear and ridge are solved exactly; lasso by scikit-learn."""
+    y = train_frame["duration"].to_numpy()
+    median = distance_median(train_frame["trip_distance"]) if options.features == "rich" else None
+    train_frame = featurize(options.features, train_frame, median)
     categorical, numerical = feature_columns(options.features, train_frame)
     names = fit_feature_names(train_frame, categorical, numerical)
     vocabulary = {name: index for index, name in enumerate(names)}
     design = transform(vocabulary, train_frame, categorical, numerical)
-    val_design = (
-        transform(vocabulary, val_frame, categorical, numerical) if val_frame is not None else None
+    val_design = None
+    if val_frame is not None:
+        val_frame = featurize(options.features, val_frame, median)
+        val_design = transform(vocabulary, val_frame, categorical, numerical)
+    regressor, notes = None, []
+    if options.model == "lasso":
+        from sklearn.linear_model import Lasso
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            regressor = Lasso(alpha=options.alpha).fit(design.matrix, y)
+        coef, intercept = np.ravel(regressor.coef_), float(np.ravel(regressor.intercept_)[0])
+        notes = list(dict.fromkeys(f"{options.model}: {w.message}" for w in caught))
+    else:
+        alpha = options.alpha if options.model == "ridge" else 0.0
+        try:
+            coef, intercept = solve(statistics(design, y), alpha)
+        except SolverError as exc:
+            raise RideDurationError(
+                f"{options.features} features, {options.model}: {exc}"
+            ) from None
+    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
+        raise DataError(
+            "the fitted coefficients are not all finite (a numerical feature too large to "
+            "square?); the model is not saved"
+        )
+    return Fitted(
+        options, names, numerical, coef, intercept, design, val_design, regressor, notes, median
     )
-    y = train_frame["duration"].to_numpy()
-    if options.model == "linear":
-        coef, intercept = solve_exact(design, y)
-        return Fitted(options, names, numerical, coef, intercept, design, val_design)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        regressor = make_regressor(options.model, options.alpha).fit(design.matrix, y)
-    coef, intercept = np.ravel(regressor.coef_), float(np.ravel(regressor.intercept_)[0])
-    notes = list(dict.fromkeys(f"{options.model}: {w.message}" for w in caught))
-    return Fitted(options, names, numerical, coef, intercept, design, val_design, regressor, notes)
 
 
 def rmse(y_true, y_pred) -> float:
@@ -228,15 +284,15 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
             offline=options.offline,
             quiet=options.quiet,
         )
+    timestamps = options.features == "rich"  # its hour and weekday come from the pickup
     train_frame, train_report = load_prepared(
-        options.taxi, options.train_month, options.data_dir, timestamps=False
+        options.taxi, options.train_month, options.data_dir, timestamps=timestamps
     )
     val_frame, val_report = load_prepared(
-        options.taxi, options.val_month, options.data_dir, timestamps=False
+        options.taxi, options.val_month, options.data_dir, timestamps=timestamps
     )
-    _, numerical = feature_columns(options.features, train_frame)
-    train_frame = _drop_incomplete(train_frame, numerical, train_report)
-    val_frame = _drop_incomplete(val_frame, numerical, val_report)
+    train_frame = _drop_incomplete(train_frame, options.features, train_report)
+    val_frame = _drop_incomplete(val_frame, options.features, val_report)
     if train_report.rows_kept == 0 or val_report.rows_kept == 0:
         raise DataError("no ride has every feature recorded")
 
@@ -251,6 +307,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "train_rmse": rmse(y_train, fitted.predict(fitted.design)),
         "val_rmse": rmse(y_val, fitted.predict(fitted.val_design)),
         "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
+        "distance_weight": fitted.distance_weight,
     }
     reports = {"train": train_report.as_dict(), "val": val_report.as_dict()}
     metadata = {
@@ -262,7 +319,12 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "features": {
             "set": options.features,
             "categorical": list(FEATURE_SETS[options.features][0]),
-            "numerical": numerical,
+            "numerical": fitted.numerical,
+            **(
+                {"distance_median": fitted.distance_median, "distance_cap": DISTANCE_CAP}
+                if fitted.distance_median is not None
+                else {}
+            ),
         },
         "model": {
             "kind": options.model,
@@ -270,9 +332,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
                 options.model
             ],
             "params": {"alpha": options.alpha} if options.alpha is not None else {},
-            "solver": "exact minimum-norm least squares"
-            if options.model == "linear"
-            else "scikit-learn default",
+            "solver": SOLVERS[options.model],
         },
         "metrics": metrics,
         "rows": reports,
