@@ -172,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(compare)
     _add_months(compare, "2021-01", "2021-02", "green")
-    _add_features(compare)
+    compare.add_argument(
+        "--features",
+        default="lesson",
+        choices=["lesson", "homework"],
+        help="the course's feature set for the course's models (the rich row is always shown)",
+    )
     _add_fetching(compare)
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.set_defaults(handler=_run_compare)
@@ -297,6 +302,8 @@ def _run_homework(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from .dataset import check_taxi, load_prepared, parse_month
     from .download import ensure_month
     from .modeling.compare import compare_models
@@ -312,14 +319,15 @@ def _run_compare(args: argparse.Namespace) -> int:
             offline=args.offline,
             quiet=args.quiet,
         )
-        frames.append(load_prepared(taxi, month, args.data_dir, timestamps=False)[0])
-    table = compare_models(*frames, features=args.features).round(4)
+        frames.append(load_prepared(taxi, month, args.data_dir)[0])
+    table = compare_models(*frames, features=args.features)
     if args.markdown:
-        print("| model | train RMSE | val RMSE |\n|---|---:|---:|")
+        print("| model | train RMSE | val RMSE | min per mile |\n|---|---:|---:|---:|")
         for model, row in table.iterrows():
-            print(f"| {model} | {row['train RMSE']:.4f} | {row['val RMSE']:.4f} |")
+            weight = "" if pd.isna(row["min per mile"]) else f"{row['min per mile']:.5f}"
+            print(f"| {model} | {row['train RMSE']:.4f} | {row['val RMSE']:.4f} | {weight} |")
     else:
-        print(table.to_string())
+        print(table.to_string(float_format=lambda v: f"{v:.5f}"))
     return 0
 
 

@@ -289,14 +289,15 @@ def _string_categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
 
 
 def prepare(
-    frame: pd.DataFrame, month: str | None = None, *, timestamps: bool = True
+    frame: pd.DataFrame, month: str | None = None, *, timestamps: bool | str = True
 ) -> tuple[pd.DataFrame, PrepareReport]:
     """Keep rides of 1 to 60 minutes (both ends included) and build the model's columns.
 
     Location IDs become strings ("-1" where missing) and PU_DO is "<PU>_<DO>". They are
     stored as categoricals of strings, so a month of millions of rows converts only its few
     hundred distinct IDs to text. Rows outside the file's month are kept, as the course does,
-    and counted. ``timestamps=False`` leaves out the pickup and dropoff columns (training
+    and counted. ``timestamps=False`` leaves out the pickup and dropoff columns, and
+    ``timestamps="pickup"`` keeps only the pickup (training
     does not need them, and a big month saves their memory).
     """
     minutes = duration_minutes(frame)
@@ -332,6 +333,7 @@ def prepare(
         report.flagged_outside_month = int(((pickup < start) | (pickup >= end)).sum())
     if timestamps:
         columns["pickup_datetime"] = pickup
+    if timestamps is True:
         columns["dropoff_datetime"] = frame["dropoff_datetime"].to_numpy("datetime64[us]")[kept]
     del pickup
     columns["PULocationID"] = _string_categorical(pu_codes, pu_labels)
@@ -350,7 +352,7 @@ def prepare(
 
 
 def load_prepared(
-    taxi: str, month: str, data_dir: Path, *, timestamps: bool = True
+    taxi: str, month: str, data_dir: Path, *, timestamps: bool | str = True
 ) -> tuple[pd.DataFrame, PrepareReport]:
     """Read one month and prepare it, refusing months from which no ride survives."""
     month = parse_month(month)

@@ -37,6 +37,12 @@ def featurize(feature_set: str, frame: pd.DataFrame, distance_median: float | No
     return rich.rich_frame(frame, distance_median)
 
 
+def needed_timestamps(feature_set: str) -> bool | str:
+    """What ``dataset.prepare`` must keep of the timestamps: rich uses the pickup's hour and
+    weekday; the other sets need none (and a big month saves their memory)."""
+    return "pickup" if feature_set == "rich" else False
+
+
 def required_columns(feature_set: str, frame: pd.DataFrame) -> list[str]:
     """Columns whose missing values drop a ride. ``rich`` replaces a missing distance by the
     training median instead, so it drops none."""

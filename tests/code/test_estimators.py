@@ -13,15 +13,32 @@ from ride_duration.modeling import estimators
 from ride_duration.modeling.train import rmse
 
 
-@pytest.mark.parametrize("n", [1, 3, 500])
-def test_record_pickle_equals_the_real_pipeline_pickle(n):
+def exact_steps(n, model, rich):
     rng = np.random.default_rng(n)
     names = sorted(f"PU_DO={i}_{i + 1}" for i in range(n)) + ["trip_distance"]
     coef, intercept = rng.normal(size=len(names)), float(rng.normal())
-    real = estimators.build_pipeline(names, "linear", estimators.linear_regression(coef, intercept))
-    expected = pickle.dumps(real, protocol=5)
-    got = estimators.record_bytes(names, "linear", coef, intercept, sklearn.__version__)
-    assert got == expected
+    regressor = (
+        ("LinearRegression", estimators.linear_state(coef, intercept))
+        if model == "linear"
+        else ("Ridge", estimators.ridge_state(coef, intercept, 3.0))
+    )
+    return estimators.model_steps(names, model, regressor, 1.85 if rich else None)
+
+
+@pytest.mark.parametrize("rich", [False, True], ids=["plain", "rich"])
+@pytest.mark.parametrize("model", ["linear", "ridge"])
+@pytest.mark.parametrize("n", [1, 3, 500])
+def test_record_pickle_equals_the_real_pipeline_pickle(n, model, rich):
+    steps = exact_steps(n, model, rich)
+    expected = pickle.dumps(estimators.real_pipeline(steps), protocol=5)
+    assert estimators.record_bytes(steps, sklearn.__version__) == expected
+
+
+def test_the_real_ridge_state_is_what_fit_leaves():
+    from sklearn.linear_model import Ridge
+
+    fitted = Ridge(alpha=3.0).fit(np.eye(3), [1.0, 2.0, 4.0])
+    assert list(vars(fitted)) == list(estimators.ridge_state(fitted.coef_, 0.0, 3.0))
 
 
 def test_the_state_written_is_the_state_sklearn_has_after_fit():
@@ -43,15 +60,18 @@ def test_the_pinned_version_is_verified():
 def test_an_unverified_version_takes_the_ordinary_path(monkeypatch):
     monkeypatch.setattr(estimators, "installed_sklearn", lambda: "9.9.9")
     assert not estimators.can_skip_import()
-    data = estimators.pickle_linear_pipeline(["d"], "linear", np.array([2.0]), 1.0)
-    assert pickle.loads(data).predict([{"d": 3.0}])[0] == pytest.approx(7.0)
+    steps = estimators.model_steps(
+        ["d"], "linear", ("LinearRegression", estimators.linear_state(np.array([2.0]), 1.0))
+    )
+    assert pickle.loads(estimators.pickle_steps(steps)).predict([{"d": 3.0}])[0] == 7.0
 
 
-def test_training_the_linear_model_does_not_import_sklearn(lesson_data, tmp_path):
+@pytest.mark.parametrize("features", ["lesson", "rich"])
+def test_training_the_exact_models_does_not_import_sklearn(lesson_data, tmp_path, features):
     script = (
         "import sys; from ride_duration.cli import main; "
         f"code = main(['train', '--offline', '--quiet', '--data-dir', {str(lesson_data)!r}, "
-        f"'--model-dir', {str(tmp_path)!r}]); "
+        f"'--model-dir', {str(tmp_path)!r}, '--features', {features!r}]); "
         "print('sklearn imported:', 'sklearn' in sys.modules); sys.exit(code)"
     )
     result = subprocess.run(

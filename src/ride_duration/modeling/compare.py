@@ -1,4 +1,4 @@
-"""Compare the models the lesson discusses on one pair of prepared months."""
+"""Compare the models the lesson discusses, and ours, on one pair of prepared months."""
 
 from __future__ import annotations
 
@@ -7,44 +7,63 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..features import complete_rows, feature_columns
-from .train import TrainOptions, fit, rmse
+from ..features import complete_rows, required_columns
+from .train import DEFAULT_ALPHA, TrainOptions, fit, rmse
+
+COLUMNS = ["train RMSE", "val RMSE", "min per mile"]
+LABELS = {
+    "linear": "linear, exact (ours)",
+    "lasso": f"lasso, alpha={DEFAULT_ALPHA['lasso']:g}",
+    "ridge": f"ridge, alpha={DEFAULT_ALPHA['ridge']:g} (exact)",
+}
 
 
 def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features: str = "lesson"):
-    """Train and validation RMSE of: the exact linear fit, scikit-learn's default
-    LinearRegression (its sparse solver stops at tol=1e-6), Lasso, Ridge, and predicting the
-    training mean. Returns a small DataFrame indexed by model."""
+    """Train and validation RMSE, and the weight of a mile, of: the exact linear fit, Lasso,
+    Ridge, scikit-learn's default LinearRegression (its sparse solver stops at tol=1e-6),
+    predicting the training mean, and, when the frames hold pickup times and distances, the
+    rich features with their ridge. Returns a small DataFrame indexed by model."""
     from sklearn.linear_model import LinearRegression
 
-    _, numerical = feature_columns(features, train_frame)
-    train_frame, _ = complete_rows(train_frame, numerical)
-    val_frame, _ = complete_rows(val_frame, numerical)
-    y, y_val = train_frame["duration"].to_numpy(), val_frame["duration"].to_numpy()
+    rich_row = None
+    if {"pickup_datetime", "trip_distance"} <= set(train_frame):
+        rich = TrainOptions(features="rich").validated()
+        rich_row = _scores(fit(rich, train_frame, val_frame), train_frame, val_frame)
+    train_frame, _ = complete_rows(train_frame, required_columns(features, train_frame))
+    val_frame, _ = complete_rows(val_frame, required_columns(features, val_frame))
     rows = {}
-    design = val_design = None
-    for label, options in [
-        ("linear, exact (ours)", TrainOptions(features=features, model="linear")),
-        ("lasso, alpha=0.01", TrainOptions(features=features, model="lasso")),
-        ("ridge, alpha=1.0", TrainOptions(features=features, model="ridge")),
-    ]:
-        fitted = fit(options.validated(), train_frame, val_frame)
-        design, val_design = fitted.design, fitted.val_design
-        rows[label] = (
-            rmse(y, fitted.predict(design)),
-            rmse(y_val, fitted.predict(val_design)),
+    for model, label in LABELS.items():
+        fitted = fit(
+            TrainOptions(features=features, model=model).validated(), train_frame, val_frame
         )
+        rows[label] = _scores(fitted, train_frame, val_frame)
+        if model == "linear":
+            exact = fitted
+    y, y_val = train_frame["duration"].to_numpy(), val_frame["duration"].to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        default = LinearRegression().fit(design.matrix, y)
+        default = LinearRegression().fit(exact.design.matrix, y)
+    names = exact.feature_names
     rows["linear, scikit-learn default"] = (
-        rmse(y, default.predict(design.matrix)),
-        rmse(y_val, default.predict(val_design.matrix)),
+        rmse(y, default.predict(exact.design.matrix)),
+        rmse(y_val, default.predict(exact.val_design.matrix)),
+        float(default.coef_[names.index("trip_distance")]) if "trip_distance" in names else None,
     )
     rows["baseline: training mean"] = (
         rmse(y, np.full_like(y, y.mean())),
         rmse(y_val, np.full_like(y_val, y.mean())),
+        None,
     )
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=["train RMSE", "val RMSE"])
+    if rich_row is not None:
+        rows[f"rich: ridge, alpha={rich.alpha:g} (ours)"] = rich_row
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
     table.index.name = "model"
     return table
+
+
+def _scores(fitted, train_frame, val_frame) -> tuple:
+    return (
+        rmse(train_frame["duration"].to_numpy(), fitted.predict(fitted.design)),
+        rmse(val_frame["duration"].to_numpy(), fitted.predict(fitted.val_design)),
+        fitted.distance_weight,
+    )

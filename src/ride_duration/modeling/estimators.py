@@ -1,16 +1,18 @@
 """The saved artifact: a scikit-learn Pipeline of a fitted DictVectorizer and a regressor.
 
 Importing scikit-learn takes about a second (mostly SciPy rewriting docstrings), more than
-training the lesson model itself. For the exact linear model nothing else needs
-scikit-learn, so ``pipeline_bytes`` can write the Pipeline's pickle from the estimators'
-state without importing it: the bytes are the same as pickling the real objects (the tests
-compare them), and this is done only for the scikit-learn versions whose estimator state was
-checked (``VERIFIED_SKLEARN``); any other version takes the ordinary path.
+training the lesson model itself. For the exact models (linear and ridge, with or without the
+rich features' RideFeatures step) nothing else needs scikit-learn, so ``pickle_steps`` writes
+the Pipeline's pickle from the estimators' state without importing it: the bytes are the same
+as pickling the real objects (the tests compare them), and this is done only for the
+scikit-learn versions whose estimator state was checked (``VERIFIED_SKLEARN``); any other
+version takes the ordinary path.
 """
 
 from __future__ import annotations
 
 import copyreg
+import importlib
 import io
 import pickle
 import sys
@@ -24,7 +26,9 @@ RIDES_STEP = "ridefeatures"
 CLASSES = {
     "DictVectorizer": "sklearn.feature_extraction._dict_vectorizer",
     "LinearRegression": "sklearn.linear_model._base",
+    "Ridge": "sklearn.linear_model._ridge",
     "Pipeline": "sklearn.pipeline",
+    "RideFeatures": "ride_duration.transformers",
 }
 
 
@@ -65,43 +69,80 @@ def restore(cls, state: dict):
     return estimator
 
 
+def ridge_state(coef: np.ndarray, intercept: float, alpha: float) -> dict:
+    """A Ridge's attributes after ``fit``: parameters in ``__init__`` order, then what fit
+    learns (the solver named is ours: the exact solution)."""
+    return {
+        "alpha": float(alpha),
+        "fit_intercept": True,
+        "copy_X": True,
+        "max_iter": None,
+        "tol": 1e-4,
+        "solver": "auto",
+        "positive": False,
+        "random_state": None,
+        "n_features_in_": len(coef),
+        "coef_": np.asarray(coef, dtype=np.float64),
+        "n_iter_": None,
+        "solver_": "exact",
+        "intercept_": float(intercept),
+    }
+
+
+def rides_state(distance_median: float) -> dict:
+    """A fitted RideFeatures' attributes."""
+    return {"distance_median": float(distance_median), "distance_median_": float(distance_median)}
+
+
+def model_steps(
+    feature_names: list[str],
+    step: str,
+    regressor: tuple[str, dict],
+    distance_median: float | None = None,
+) -> list[tuple[str, str, dict]]:
+    """A saved model's steps as (step name, class name, state): DictVectorizer, then the
+    regressor; with a ``distance_median`` (the rich features) RideFeatures first."""
+    steps = [
+        (VECTORIZER_STEP, "DictVectorizer", vectorizer_state(feature_names)),
+        (step, *regressor),
+    ]
+    if distance_median is not None:
+        steps.insert(0, (RIDES_STEP, "RideFeatures", rides_state(distance_median)))
+    return steps
+
+
+def _estimator_class(name: str):
+    return getattr(importlib.import_module(CLASSES[name]), name)
+
+
+def real_pipeline(steps: list[tuple[str, str, dict]], regressor=None):
+    """The scikit-learn Pipeline of these steps (the last one replaced by ``regressor``, an
+    already fitted estimator, when given)."""
+    from sklearn.pipeline import Pipeline
+
+    estimators = [(name, restore(_estimator_class(cls), state)) for name, cls, state in steps]
+    if regressor is not None:
+        estimators[-1] = (estimators[-1][0], regressor)
+    return Pipeline(estimators)
+
+
 def build_pipeline(
     feature_names: list[str], step: str, regressor, distance_median: float | None = None
 ):
-    """A real Pipeline: fitted DictVectorizer, then ``regressor`` (already fitted). With a
-    ``distance_median`` (the ``rich`` features), a fitted ``RideFeatures`` comes first, so
-    the pipeline takes raw rides."""
-    from sklearn.feature_extraction import DictVectorizer
-    from sklearn.pipeline import Pipeline
-
-    vectorizer = restore(DictVectorizer, vectorizer_state(feature_names))
-    steps = [(VECTORIZER_STEP, vectorizer), (step, regressor)]
-    if distance_median is not None:
-        from ..transformers import RideFeatures
-
-        rides = RideFeatures(distance_median=distance_median).fit([])
-        steps.insert(0, (RIDES_STEP, rides))
-    return Pipeline(steps)
+    """A real Pipeline: fitted DictVectorizer, then ``regressor`` (already fitted); with a
+    ``distance_median``, a fitted RideFeatures first, so the pipeline takes raw rides."""
+    steps = model_steps(feature_names, step, ("LinearRegression", {}), distance_median)
+    return real_pipeline(steps, regressor)
 
 
 def linear_regression(coef: np.ndarray, intercept: float):
     """A real LinearRegression holding the given solution, as if fitted."""
-    from sklearn.linear_model import LinearRegression
-
-    return restore(LinearRegression, linear_state(coef, intercept))
+    return restore(_estimator_class("LinearRegression"), linear_state(coef, intercept))
 
 
 def ridge_regression(coef: np.ndarray, intercept: float, alpha: float):
     """A real Ridge holding the given (exact) solution, as if fitted."""
-    from sklearn.linear_model import Ridge
-
-    ridge = Ridge(alpha=alpha)
-    ridge.n_features_in_ = len(coef)
-    ridge.coef_ = np.asarray(coef, dtype=np.float64)
-    ridge.n_iter_ = None
-    ridge.solver_ = "exact"
-    ridge.intercept_ = float(intercept)
-    return ridge
+    return restore(_estimator_class("Ridge"), ridge_state(coef, intercept, alpha))
 
 
 class _Record:
@@ -119,8 +160,11 @@ _RECORD_CLASSES = {
 
 def _record(name: str, state: dict, version: str) -> _Record:
     record = object.__new__(_RECORD_CLASSES[name])
-    # BaseEstimator.__getstate__ appends the version it was pickled with.
-    record.__dict__.update(state, _sklearn_version=version)
+    record.__dict__.update(state)
+    if CLASSES[name].startswith("sklearn."):
+        # BaseEstimator.__getstate__ appends the version it was pickled with, for
+        # scikit-learn's own classes only.
+        record.__dict__["_sklearn_version"] = version
     return record
 
 
@@ -145,29 +189,21 @@ def installed_sklearn() -> str | None:
 
 
 def can_skip_import() -> bool:
-    """Whether the linear pipeline can be pickled without importing scikit-learn."""
+    """Whether a model can be pickled without importing scikit-learn."""
     return "sklearn" not in sys.modules and installed_sklearn() in VERIFIED_SKLEARN
 
 
-def pickle_linear_pipeline(
-    feature_names: list[str], step: str, coef: np.ndarray, intercept: float
-) -> bytes:
-    """The pickle of Pipeline([DictVectorizer, LinearRegression]) with this solution."""
+def pickle_steps(steps: list[tuple[str, str, dict]]) -> bytes:
+    """The pickle of the Pipeline of these steps."""
     if can_skip_import():
-        return record_bytes(feature_names, step, coef, intercept, installed_sklearn())
-    regressor = linear_regression(coef, intercept)
-    return pickle.dumps(build_pipeline(feature_names, step, regressor), protocol=5)
+        return record_bytes(steps, installed_sklearn())
+    return pickle.dumps(real_pipeline(steps), protocol=5)
 
 
-def record_bytes(
-    feature_names: list[str], step: str, coef: np.ndarray, intercept: float, version: str
-) -> bytes:
+def record_bytes(steps: list[tuple[str, str, dict]], version: str) -> bytes:
     """The same pickle, written from the estimators' state by name."""
-    vectorizer = _record("DictVectorizer", vectorizer_state(feature_names), version)
-    regressor = _record("LinearRegression", linear_state(coef, intercept), version)
-    pipeline = _record(
-        "Pipeline", pipeline_state([(VECTORIZER_STEP, vectorizer), (step, regressor)]), version
-    )
+    records = [(name, _record(cls, state, version)) for name, cls, state in steps]
+    pipeline = _record("Pipeline", pipeline_state(records), version)
     buffer = io.BytesIO()
     _RecordPickler(buffer, protocol=5).dump(pipeline)
     return buffer.getvalue()

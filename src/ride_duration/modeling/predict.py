@@ -9,7 +9,14 @@ import numpy as np
 
 from ..dataset import load_prepared
 from ..errors import RideDurationError
-from ..features import complete_rows, feature_columns, featurize, required_columns, transform
+from ..features import (
+    complete_rows,
+    feature_columns,
+    featurize,
+    needed_timestamps,
+    required_columns,
+    transform,
+)
 from .artifact import load_model, read_metadata
 from .estimators import RIDES_STEP, VECTORIZER_STEP
 
@@ -81,7 +88,7 @@ def score_month(
     metadata = read_metadata(model_path)
     pipeline = load_model(model_path)
     feature_set = metadata["features"]["set"]
-    frame, report = load_prepared(taxi, month, data_dir, timestamps=feature_set == "rich")
+    frame, report = load_prepared(taxi, month, data_dir, timestamps=needed_timestamps(feature_set))
     frame, _ = complete_rows(frame, required_columns(feature_set, frame))
     actual = frame["duration"].to_numpy()
     median = pipeline[RIDES_STEP].distance_median_ if RIDES_STEP in pipeline.named_steps else None

@@ -26,6 +26,7 @@ from .statistics import Statistics, statistics
 
 DENSE_LIMIT = 4000  # the reduced system is solved as a dense matrix up to this many columns
 CG_TOLERANCE = 1e-10
+ABSORBED = 1e-10  # relative variance left after elimination below which a column is explained
 
 
 class SolverError(ValueError):
@@ -76,7 +77,7 @@ def solve(stats: Statistics, alpha: float = 0.0) -> tuple[np.ndarray, float]:
         if alpha > 0:
             x, null = _solve_spd(reduced, rhs), None
         else:
-            x, null = _min_norm_solve(reduced, rhs)
+            x, null = _min_norm_solve(reduced, rhs, own.diagonal())
     elif alpha > 0:
         x, null = _conjugate_gradients(own, penalty, coupling, d, rhs), None
     else:
@@ -100,11 +101,20 @@ def _solve_spd(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return scipy.linalg.solve(matrix, rhs, assume_a="pos")
 
 
-def _min_norm_solve(matrix: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _min_norm_solve(
+    matrix: np.ndarray, rhs: np.ndarray, before: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """A solution of a consistent symmetric positive semi-definite system, and a basis of its
     null space. Columns are scaled to a unit diagonal first, so that a numerical column in
-    miles and a one-hot column in counts are judged by the same rounding level."""
+    miles and a one-hot column in counts are judged by the same rounding level. A column
+    whose diagonal the elimination cancelled to rounding level (``before`` is the diagonal
+    before it) is one the eliminated group explains completely: it is taken out exactly,
+    as scaling its rounding noise up would hide that."""
     diagonal = np.diag(matrix).copy()
+    absorbed = diagonal <= before * ABSORBED
+    matrix, rhs = matrix.copy(), rhs.copy()
+    matrix[absorbed], matrix[:, absorbed], rhs[absorbed] = 0.0, 0.0, 0.0
+    diagonal[absorbed] = 0.0
     scale = 1 / np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
     scaled = matrix * scale[:, None] * scale[None, :]
     eigenvalues, vectors = np.linalg.eigh(scaled)

@@ -111,24 +111,29 @@ def statistics(design: Design, y: np.ndarray) -> Statistics:
     sums = np.zeros(p)
     xty = np.zeros(p)
     local = []
+    z_columns = np.ascontiguousarray(z.T)  # each column contiguous, for bincount's weights
     for columns in design.group_columns:
         seen = columns >= 0
-        codes, used = _local_codes(columns[seen], p)
+        every = bool(seen.all())  # always so in training: no masked copies then
+        codes, used = _local_codes(columns if every else columns[seen], p)
         local.append((codes, used, seen))
         counts = np.bincount(codes, minlength=len(used)).astype(float)
         sums[used] += counts
-        xty[used] += np.bincount(codes, weights=y[seen], minlength=len(used))
+        xty[used] += np.bincount(codes, weights=y if every else y[seen], minlength=len(used))
         put(used, used, counts)
         for j, column in enumerate(numeric_columns):
-            level_sums = np.bincount(codes, weights=z[seen, j], minlength=len(used))
+            weights = z_columns[j] if every else z_columns[j][seen]
+            level_sums = np.bincount(codes, weights=weights, minlength=len(used))
             put(used, np.full(len(used), column), level_sums)
             put(np.full(len(used), column), used, level_sums)
     for g, (codes_a, used_a, seen_a) in enumerate(local):
         for codes_b, used_b, seen_b in local[g + 1 :]:
-            both = seen_a & seen_b
-            # Codes index the rows each group saw; map them to rows both saw.
-            a = codes_a[np.cumsum(seen_a)[both] - 1] if not both.all() else codes_a
-            b = codes_b[np.cumsum(seen_b)[both] - 1] if not both.all() else codes_b
+            a, b = codes_a, codes_b
+            if len(a) < len(y) or len(b) < len(y):
+                # Codes index the rows each group saw; keep the rows both saw.
+                both = seen_a & seen_b
+                a = codes_a[np.cumsum(seen_a)[both] - 1]
+                b = codes_b[np.cumsum(seen_b)[both] - 1]
             r, c, v = _cross_counts(a, len(used_a), b, len(used_b))
             put(used_a[r], used_b[c], v)
             put(used_b[c], used_a[r], v)

@@ -24,6 +24,7 @@ from ..features import (
     feature_columns,
     featurize,
     fit_feature_names,
+    needed_timestamps,
     required_columns,
     transform,
 )
@@ -33,9 +34,11 @@ from .artifact import prepare_model_dir, save_bytes
 from .estimators import (
     build_pipeline,
     can_skip_import,
-    linear_regression,
-    pickle_linear_pipeline,
-    ridge_regression,
+    linear_state,
+    model_steps,
+    pickle_steps,
+    real_pipeline,
+    ridge_state,
 )
 from .solver import SolverError, solve
 from .statistics import statistics
@@ -136,25 +139,29 @@ class Fitted:
         """What the pipeline predicts for these rows, without building the sparse matrix."""
         return design.dot(self.coef) + self.intercept
 
+    def _steps(self) -> list:
+        """The exact models' pipeline steps as (name, class, state)."""
+        if self.options.model == "linear":
+            regressor = ("LinearRegression", linear_state(self.coef, self.intercept))
+        else:
+            regressor = ("Ridge", ridge_state(self.coef, self.intercept, self.options.alpha))
+        return model_steps(self.feature_names, self.options.model, regressor, self.distance_median)
+
     @property
     def pipeline(self):
         """The scikit-learn Pipeline (imports scikit-learn)."""
-        regressor = self.regressor
-        if self.options.model == "linear":
-            regressor = linear_regression(self.coef, self.intercept)
-        elif self.options.model == "ridge":
-            regressor = ridge_regression(self.coef, self.intercept, self.options.alpha)
-        return build_pipeline(
-            self.feature_names, self.options.model, regressor, self.distance_median
-        )
+        if self.options.model == "lasso":
+            return build_pipeline(
+                self.feature_names, self.options.model, self.regressor, self.distance_median
+            )
+        return real_pipeline(self._steps())
 
     def to_bytes(self) -> bytes:
-        """The pickled Pipeline, as saved in models/."""
-        if self.options.model == "linear" and self.distance_median is None:
-            return pickle_linear_pipeline(
-                self.feature_names, self.options.model, self.coef, self.intercept
-            )
-        return pickle.dumps(self.pipeline, protocol=5)
+        """The pickled Pipeline, as saved in models/ (for the exact models, written without
+        importing scikit-learn where that is verified to give the same bytes)."""
+        if self.options.model == "lasso":
+            return pickle.dumps(self.pipeline, protocol=5)
+        return pickle_steps(self._steps())
 
 
 @dataclass
@@ -265,7 +272,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     """Read the months, fit, measure and (by default) save. Raises RideDurationError on
     anything the user can fix."""
     options = options.validated()
-    if options.model != "linear" or not can_skip_import():
+    if options.model == "lasso" or not can_skip_import():
         start_background_imports()
     notes = []
     if options.train_month == options.val_month:
@@ -284,7 +291,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
             offline=options.offline,
             quiet=options.quiet,
         )
-    timestamps = options.features == "rich"  # its hour and weekday come from the pickup
+    timestamps = needed_timestamps(options.features)
     train_frame, train_report = load_prepared(
         options.taxi, options.train_month, options.data_dir, timestamps=timestamps
     )
