@@ -61,6 +61,9 @@ lint: $(VENV)/.installed-dev ## Lint and check formatting with ruff
 
 .PHONY: notebooks
 notebooks: setup ## Execute both notebooks in place, for a local look (outputs are stripped on commit)
+	@# Fetch their months first: without them this stops on the download's one-line message.
+	$(PYTHON) -m ride_duration download --quiet --taxi green --month 2021-01 --month 2021-02
+	$(PYTHON) -m ride_duration download --quiet --taxi yellow --month 2023-01 --month 2023-02
 	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/duration_prediction.ipynb
 	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/Homework_week1.ipynb
 

@@ -3,7 +3,9 @@
 It builds yellow-sized months (3,066,766 and 2,913,955 rows, the sizes of yellow 2023-01 and
 2023-02) by resampling real green rows with a fixed seed, then runs both approaches in
 alternation, several times, on those months and on the lesson months, for both feature sets.
-It reports median wall time, median peak memory (RSS) and their ratios. Run: `make bench`.
+It reports median wall time, median peak memory (RSS) and their ratios; then our rich model's
+time against our lesson model's, and, if xgboost is installed, the course's tuned XGBoost on
+the lesson months. Run: `make bench`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ SEED = 20230101
 TARGET_SPEEDUP_BIG = 12.0
 TARGET_MEMORY_BIG = 0.25
 TARGET_SPEEDUP_LESSON = 2.0
+TARGET_RICH_OVER_LESSON = 3.0
+BIG, LESSON = "3M rows (2023-01/02)", "lesson months"
 
 
 def build_big_months(tlc_dir: Path, out: Path) -> Path:
@@ -98,6 +102,40 @@ def commands(data_dir: Path, months: tuple[str, str], features: str, scratch: Pa
     return course, ours
 
 
+def measure_rich(name, data_dir, months, repeats, scratch, lesson: dict) -> dict:
+    """Our rich model alone (the course has no such model), against our lesson model's time
+    in the same scenario."""
+    _, command = commands(data_dir, months, "rich", scratch)
+    runs = []
+    for _ in range(repeats):
+        runs.append(run(command))
+        print(f"  {name:<22} rich   {runs[-1][0]:7.2f} s {runs[-1][1]:7.0f} MiB", file=sys.stderr)
+    seconds = statistics.median(r[0] for r in runs)
+    return {
+        "scenario": name,
+        "seconds": seconds,
+        "peak_mib": statistics.median(r[1] for r in runs),
+        "lesson_seconds": lesson["ours"]["seconds"],
+        "over_lesson": seconds / lesson["ours"]["seconds"],
+        "val_rmse": runs[-1][2]["val_rmse"],
+        "lesson_val_rmse": lesson["ours"]["val_rmse"],
+        "n_train": runs[-1][2]["n_train"],
+    }
+
+
+def measure_xgboost(data_dir, months) -> dict | None:
+    """The course's tuned XGBoost, once (it takes about a minute on the lesson months), if
+    xgboost is installed."""
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        return None
+    paths = [str(data_dir / f"green_tripdata_{m}.parquet") for m in months]
+    wall, mib, out = run([sys.executable, str(HERE / "course_xgboost.py"), *paths])
+    print(f"  xgboost (course)       {wall:7.2f} s {mib:7.0f} MiB", file=sys.stderr)
+    return {"seconds": wall, "peak_mib": mib, "val_rmse": out["val_rmse"], "rounds": out["rounds"]}
+
+
 def measure(name, data_dir, months, features, repeats, scratch) -> dict:
     course_cmd, ours_cmd = commands(data_dir, months, features, scratch)
     runs = {"course": [], "ours": []}
@@ -139,6 +177,34 @@ def machine() -> str:
         f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
     )
+
+
+def report_rich(rich: list[dict], xgboost: dict | None) -> str:
+    lines = [
+        "",
+        "| scenario | rich s | lesson s | rich / lesson | rich MiB | val RMSE lesson / rich |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rich:
+        lines.append(
+            f"| {r['scenario']} | {r['seconds']:.2f} | {r['lesson_seconds']:.2f} | "
+            f"{r['over_lesson']:.1f}x | {r['peak_mib']:.0f} | "
+            f"{r['lesson_val_rmse']:.4f} / {r['val_rmse']:.4f} |"
+        )
+    if xgboost:
+        lines.append(
+            f"| lesson months, the course's tuned XGBoost ({xgboost['rounds']} rounds) | "
+            f"{xgboost['seconds']:.2f} | | | {xgboost['peak_mib']:.0f} | "
+            f"{xgboost['val_rmse']:.4f} |"
+        )
+    lines.append("")
+    for r in rich:
+        met = r["over_lesson"] <= TARGET_RICH_OVER_LESSON
+        lines.append(
+            f"{r['scenario']} / rich: {r['over_lesson']:.1f}x lesson's time <= "
+            f"{TARGET_RICH_OVER_LESSON:g}x: {'met' if met else 'NOT met'}"
+        )
+    return "\n".join(lines)
 
 
 def report(results: list[dict]) -> str:
@@ -191,6 +257,9 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--skip-big", action="store_true", help="only the lesson months")
+    parser.add_argument(
+        "--skip-xgboost", action="store_true", help="leave out the course's XGBoost (a minute)"
+    )
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
@@ -199,7 +268,7 @@ def main() -> int:
 
     tlc_dir = args.tlc_dir.resolve()
     scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir.parent))
-    results = []
+    results, rich = [], []
     if not args.skip_big:
         print(f"building 3M-row months in {args.work_dir} ...", file=sys.stderr)
         # In a child process: a child's peak RSS on Linux starts from its parent's at fork,
@@ -219,25 +288,25 @@ def main() -> int:
         big = args.work_dir
         for features in ("lesson", "homework"):
             results.append(
-                measure(
-                    "3M rows (2023-01/02)",
-                    big,
-                    ("2023-01", "2023-02"),
-                    features,
-                    args.repeats,
-                    scratch,
-                )
+                measure(BIG, big, ("2023-01", "2023-02"), features, args.repeats, scratch)
             )
+        rich.append(
+            measure_rich(BIG, big, ("2023-01", "2023-02"), args.repeats, scratch, results[-2])
+        )
     for features in ("lesson", "homework"):
         results.append(
-            measure(
-                "lesson months", tlc_dir, ("2021-01", "2021-02"), features, args.repeats, scratch
-            )
+            measure(LESSON, tlc_dir, ("2021-01", "2021-02"), features, args.repeats, scratch)
         )
-    text = report(results)
+    lesson = results[-2]
+    rich.append(
+        measure_rich(LESSON, tlc_dir, ("2021-01", "2021-02"), args.repeats, scratch, lesson)
+    )
+    xgboost = None if args.skip_xgboost else measure_xgboost(tlc_dir, ("2021-01", "2021-02"))
+    text = report(results) + "\n" + report_rich(rich, xgboost)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+        document = {"machine": machine(), "results": results, "rich": rich, "xgboost": xgboost}
+        args.json.write_text(json.dumps(document, indent=2))
     return 0
 
 

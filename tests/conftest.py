@@ -30,18 +30,25 @@ def _no_internet():
             os.environ[key] = value
 
 
-def _tlc_dir() -> Path:
-    configured = os.environ.get(SHARED_TLC_ENV, "../shared/data/tlc")
-    path = Path(configured)
-    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+def _tlc_candidates() -> list[Path]:
+    """Where the real months may be: the folder named by the environment, or else the shared
+    folder beside the project and then the project's own data/ (after `make data`)."""
+    configured = os.environ.get(SHARED_TLC_ENV)
+    names = [configured] if configured else ["../shared/data/tlc", "data"]
+    return [p if p.is_absolute() else (PROJECT_ROOT / p).resolve() for p in map(Path, names)]
 
 
 @pytest.fixture(scope="session")
 def tlc_dir() -> Path:
-    path = _tlc_dir()
-    if not (path / LESSON_MONTHS[0]).is_file():
-        pytest.skip(f"real TLC files not found in {path} (set {SHARED_TLC_ENV} to their folder)")
-    return path
+    candidates = _tlc_candidates()
+    for path in candidates:
+        if (path / LESSON_MONTHS[0]).is_file():
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    pytest.skip(
+        f"real TLC files ({LESSON_MONTHS[0]}) not found in {looked}; "
+        f"run `make data` or set {SHARED_TLC_ENV} to their folder"
+    )
 
 
 @pytest.fixture

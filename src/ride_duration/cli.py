@@ -352,7 +352,10 @@ def _run_plots(args: argparse.Namespace) -> int:
     plt.close(figure)
     scored = score_month(args.model, taxi, val_month, args.data_dir, keep_predictions=True)
     axes = plots.prediction_vs_actual(
-        scored["actual"], scored["predicted"], title=f"{taxi} {val_month}"
+        scored["actual"],
+        scored["predicted"],
+        title=f"{taxi} {val_month}",
+        unseen=scored.get("unseen_pair"),
     )
     print(plots.save(axes[0].figure, args.out / "prediction_vs_actual.png"))
     plt.close(axes[0].figure)

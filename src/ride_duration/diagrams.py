@@ -191,35 +191,39 @@ def pipeline_figure():
 
 
 def problem_figure():
-    figure, ax = _canvas(10.0, 4.2, "The problem: how long will this taxi ride take?")
-    inputs = [
-        "Pickup zone\n(PULocationID)",
-        "Dropoff zone\n(DOLocationID)",
-        "Trip distance\n(miles)",
-    ]
-    for index, text in enumerate(inputs):
-        y = 2.6 - index * 1.05
-        _box(ax, 0.3, y, 2.4, 0.8, text, BLUE, size=10.5)
-        _arrow(ax, (2.75, y + 0.4), (3.75, 1.85))
+    figure, ax = _canvas(11.0, 4.6, "The problem: how long will this taxi ride take?")
+    rides = [("Pickup zone\nPULocationID = 43", 3.0), ("Dropoff zone\nDOLocationID = 151", 1.95)]
+    for text, y in rides:
+        _box(ax, 0.3, y, 2.3, 0.8, text, BLUE, size=10)
+        _arrow(ax, (2.65, y + 0.4), (3.55, 2.8))
+    _box(ax, 0.3, 0.7, 2.3, 0.8, "Trip distance\n1.8 miles", BLUE, size=10)
+    _arrow(ax, (2.65, 1.1), (3.55, 1.1))
+    _box(
+        ax, 3.6, 2.35, 2.6, 0.9, 'The pair PU_DO = "43_151"\none weight per route', ORANGE, size=10
+    )
+    _box(ax, 3.6, 0.65, 2.6, 0.9, "trip_distance = 1.8\none weight per mile", ORANGE, size=10)
+    for y in (2.8, 1.1):
+        _arrow(ax, (6.25, y), (7.05, 1.95))
     _box(
         ax,
-        3.8,
-        1.2,
-        2.6,
-        1.3,
-        "Model\nDictVectorizer +\nLinearRegression",
+        7.1,
+        1.4,
+        1.9,
+        1.1,
+        "DictVectorizer\n+ Linear-\nRegression",
         ORANGE,
-        size=11,
+        size=10.5,
         weight="bold",
     )
-    _arrow(ax, (6.45, 1.85), (7.25, 1.85))
-    _box(ax, 7.3, 1.35, 2.4, 1.0, "Predicted duration\n(minutes)", GREEN, size=11, weight="bold")
+    _arrow(ax, (9.05, 1.95), (9.4, 1.95))
+    _box(ax, 9.45, 1.45, 1.35, 1.0, "Duration\n(minutes)", GREEN, size=10.5, weight="bold")
     ax.text(
-        5.0,
-        0.35,
-        "Trained on one month of NYC TLC trip records, checked on the next.",
+        5.5,
+        0.2,
+        "Trained on one month of NYC TLC trip records, checked on the next. "
+        "Routes never seen in training get no route weight.",
         ha="center",
-        fontsize=10,
+        fontsize=9.5,
         color=GREY,
     )
     return figure
@@ -264,16 +268,20 @@ def _level_column(ax, x, width, level, name, color, traits, *, top=6.2, row=1.3,
 
 
 def maturity_figure():
-    figure, ax = _canvas(16.0, 7.6, "MLOps maturity model (after Microsoft): five levels", size=16)
+    # Two rows of wider columns: readable at the README's width (about 900 pixels).
+    figure, ax = _canvas(10.4, 14.4, "MLOps maturity model (after Microsoft)", size=16)
     for level, (name, color, traits) in enumerate(LEVELS):
-        _level_column(ax, 0.25 + level * 3.15, 2.95, level, name, color, traits)
+        row, column = divmod(level, 3)
+        x = 0.15 + column * 3.4 + (1.7 if row else 0.0)
+        top = 12.95 - row * 6.5
+        _level_column(ax, x, 3.3, level, name, color, traits, top=top, row=1.3, size=10)
     ax.text(
-        8.0,
-        0.22,
-        "This project: between levels 1 and 2. Training is scripted, tested and traced; "
+        5.2,
+        0.25,
+        "This project: between levels 1 and 2. Training is scripted, tested and traced;\n"
         "experiments are not tracked yet and release is manual.",
         ha="center",
-        fontsize=10.5,
+        fontsize=11,
         color=GREY,
     )
     return figure

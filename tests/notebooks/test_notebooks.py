@@ -2,11 +2,12 @@
 
 import copy
 import json
+import pickle
 
 import nbformat
 import pytest
 
-from ride_duration.config import NOTEBOOKS_DIR
+from ride_duration.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from tests.helpers import copy_months, run_cli
 
 LESSON = NOTEBOOKS_DIR / "duration_prediction.ipynb"
@@ -66,10 +67,15 @@ def execute(notebook, cwd):
 
 
 def text_outputs(cell) -> list[str]:
+    """A cell's text outputs; consecutive stream chunks are joined, as the kernel may split
+    one print into several."""
     texts = []
     for output in cell.get("outputs", []):
         if output.output_type == "stream":
-            texts.append(output.text)
+            if texts and texts[-1].startswith("STREAM "):
+                texts[-1] += output.text
+            else:
+                texts.append(f"STREAM {output.text}")
         elif output.output_type in ("execute_result", "display_data"):
             texts.append(output.get("data", {}).get("text/plain", ""))
         elif output.output_type == "error":
@@ -133,20 +139,123 @@ def homework_parameters(root):
     }
 
 
-def test_lesson_notebook_runs_and_saves_a_model(lesson_dirs):
+def source(path) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    return "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+
+
+def outputs_of(notebook) -> str:
+    return "\n".join("\n".join(text_outputs(c)) for c in notebook.cells)
+
+
+# The week-1 steps a learner is meant to see and change, in plain pandas and scikit-learn.
+LESSON_STEPS = [
+    "pd.read_parquet(",
+    ".dt.total_seconds() / 60",
+    '(df["duration"] >= 1) & (df["duration"] <= 60)',
+    ".fillna(-1)",
+    ".astype(str)",
+    '["PU_DO"] = ',
+    'to_dict(orient="records")',
+    "DictVectorizer()",
+    ".fit_transform(",
+    ".transform(",
+    "LinearRegression()",
+    ".fit(",
+    "root_mean_squared_error(",
+    "Lasso(",
+    "Ridge(",
+    "pickle.dump(",
+    "pickle.load(",
+]
+README_NUMBERS = [
+    "73,908",  # training rides kept
+    "61,921",  # validation rides kept
+    "4.6407",  # exact fit, train RMSE
+    "7.4808",  # exact fit, validation RMSE
+    "5.6996",  # default solver, train RMSE
+    "7.7587",  # default solver, validation RMSE
+    "12.2131",  # predicting the training mean
+    "0.00003",  # the lesson model's weight of a mile
+    "5,257",  # validation rides on pairs never seen in training
+    "62 training rides",  # rides of 1-60 minutes that claim over 100 miles
+    "6.0638",  # rich, validation RMSE
+]
+HOMEWORK_STEPS = [
+    "pd.read_parquet(",
+    "len(df.columns)",
+    ".std()",
+    ".dt.total_seconds() / 60",
+    ".mean()",
+    "DictVectorizer()",
+    "X_train.shape[1]",
+    "LinearRegression()",
+    "root_mean_squared_error(",
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "steps"),
+    [(LESSON, LESSON_STEPS), (HOMEWORK, HOMEWORK_STEPS)],
+    ids=["lesson", "homework"],
+)
+def test_the_plain_steps_are_in_view(path, steps):
+    code = source(path)
+    missing = [step for step in steps if step not in code]
+    assert not missing, f"{path.name} does not show {missing}"
+
+
+def test_lesson_notebook_teaches_and_checks(lesson_dirs):
     notebook = run_with_papermill(LESSON, lesson_parameters(lesson_dirs), lesson_dirs)
-    outputs = "\n".join("\n".join(text_outputs(c)) for c in notebook.cells)
+    outputs = outputs_of(notebook)
     assert "ERROR" not in outputs
-    assert (lesson_dirs / "models/lin_reg.bin").is_file()
-    assert "4.6407" in outputs and "7.4808" in outputs  # exact fit's train/val RMSE
+    assert "7.7587" in outputs  # LinearRegression's default solver, computed in view
+    assert "7.4808" in outputs and "4.6407" in outputs  # the exact fit
+    assert "✗" not in outputs and outputs.count("✓") == 3  # the package agrees
+    assert "73,908" in outputs and "73908.0" not in outputs  # counts as integers
+    # The band's diagnosis: the weight of a mile and the rides of absurd distance.
+    assert "weight of a mile: 0.00003 minutes" in outputs
+    assert "62 training rides of 1-60 minutes claim more than 100 miles" in outputs
+    saved = lesson_dirs / "models/lin_reg_green_2021-01_2021-02.bin"
+    assert f"saved {saved}" in outputs
+    with open(saved, "rb") as handle:
+        assert pickle.load(handle).predict([{"PU_DO": "43_151", "trip_distance": 1.8}])[0] > 1
+    assert (lesson_dirs / "models/rich_green_2021-01_2021-02.bin").is_file()
+    assert "6.0638" in outputs  # rich's validation RMSE
+    # The README shows these numbers too: they must be the ones the notebook computes.
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for number in README_NUMBERS:
+        assert number in readme and number in outputs, number
     assert any(
         "image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", [])
     )
 
 
-def test_homework_notebook_equals_the_cli(homework_dirs):
-    notebook = run_with_papermill(HOMEWORK, homework_parameters(homework_dirs), homework_dirs)
-    from_notebook = answers_of(notebook)
+def test_lesson_notebook_on_other_months_leaves_the_lesson_model_alone(tlc_dir, tmp_path):
+    copy_months(
+        tlc_dir,
+        tmp_path / "data",
+        "green_tripdata_2022-01.parquet",
+        "green_tripdata_2022-02.parquet",
+    )
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "lin_reg.bin").write_bytes(b"the lesson model, untouched")
+    parameters = lesson_parameters(tmp_path) | {"train_month": "2022-01", "val_month": "2022-02"}
+    notebook = run_with_papermill(LESSON, parameters, tmp_path)
+    assert "ERROR" not in outputs_of(notebook)
+    assert (models / "lin_reg.bin").read_bytes() == b"the lesson model, untouched"
+    assert (models / "lin_reg_green_2022-01_2022-02.bin").is_file()
+
+
+@pytest.mark.parametrize("months", [("2023-01", "2023-02"), ("2021-01", "2021-02")], ids="->".join)
+def test_homework_notebook_equals_the_cli(tlc_dir, tmp_path, months):
+    copy_months(tlc_dir, tmp_path / "data", *(f"green_tripdata_{m}.parquet" for m in months))
+    parameters = homework_parameters(tmp_path) | dict(zip(("train_month", "val_month"), months))
+    notebook = run_with_papermill(HOMEWORK, parameters, tmp_path)
+    outputs = outputs_of(notebook)
+    assert "ERROR" not in outputs and "DIFFERENT" not in outputs
+    assert outputs.count("✓") == 6  # each question, computed in view, agrees with the package
     cli = run_cli(
         "homework",
         "--json",
@@ -154,15 +263,15 @@ def test_homework_notebook_equals_the_cli(homework_dirs):
         "--taxi",
         "green",
         "--train",
-        "2023-01",
+        months[0],
         "--val",
-        "2023-02",
+        months[1],
         "--data-dir",
-        str(homework_dirs / "data"),
+        str(tmp_path / "data"),
     )
     assert cli.returncode == 0, cli.stderr
-    assert from_notebook == json.loads(cli.stdout)
-    assert from_notebook["columns"] == 20
+    assert answers_of(notebook) == json.loads(cli.stdout)
+    assert answers_of(notebook)["columns"] == 20
 
 
 @pytest.mark.parametrize(

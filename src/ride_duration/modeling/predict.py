@@ -106,4 +106,6 @@ def score_month(
     }
     if keep_predictions:
         result |= {"actual": actual, "predicted": predicted}
+        if "PU_DO" in categorical:  # rides whose pickup/dropoff pair training never saw
+            result["unseen_pair"] = design.group_columns[categorical.index("PU_DO")] < 0
     return result
