@@ -43,6 +43,14 @@ def copy_months(source: Path, target: Path, *names: str) -> Path:
     return target
 
 
+def leftovers(folder: Path) -> list[str]:
+    """What a run left in a folder, hidden temporary files included; lock files (which stay,
+    by design: removing one while another process waits on it would break the lock) aside."""
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300):
     """Run the real CLI in a subprocess, as a user would."""
     return subprocess.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -432,7 +433,7 @@ RULES = {
     "dropped_negative": "dropped: dropoff before pickup",
     "dropped_too_short": "dropped: under 1 minute",
     "dropped_too_long": "dropped: over 60 minutes",
-    "dropped_missing_feature": "dropped: distance missing",
+    "dropped_missing_feature": "dropped: distance missing or not finite",
     "flagged_missing_location": "kept: zone missing (-> -1)",
     "flagged_bad_distance": "kept: distance < 0 or > 500 mi",
     "flagged_outside_month": "kept: pickup outside the month",
@@ -457,19 +458,43 @@ def _kept(report: dict) -> str:
     return f"{report['rows_kept']:,} of {report['rows_read']:,} ({report['fraction_kept']:.2%})"
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled as Ctrl-C is: cleanup runs, then exit 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Let memory that Arrow frees after converting a month go back to the allocator NumPy
     # uses, instead of Arrow's own pool keeping it (read before pyarrow is imported).
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     parser = build_parser()
     args = parser.parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupted)
     try:
         return args.handler(args)
-    except RideDurationError as exc:
+    except (RideDurationError, OSError) as exc:
+        # OSError here is the file system's or the OS's answer (permission denied, disk full,
+        # a name too long, a folder where a file should be): the user's to fix, not a bug.
         if args.debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"{PROG}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, RideDurationError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)

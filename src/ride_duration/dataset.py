@@ -59,7 +59,7 @@ SCHEMAS = {
 }
 
 FIRST_MONTH = "2009-01"
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only, unlike \d
 
 
 def check_taxi(taxi: str) -> str:
@@ -107,6 +107,8 @@ def missing_file_hint(taxi: str, month: str) -> str:
 def _open_parquet(path: Path, hint: str = ""):
     import pyarrow.parquet as pq
 
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a parquet file")
     if not path.is_file():
         raise DataError(f"{path}: file not found" + (f"; {hint}" if hint else ""))
     try:
@@ -120,6 +122,7 @@ def _open_parquet(path: Path, hint: str = ""):
 def _resolve_columns(names: list[str], schema: TaxiSchema, taxi: str, path: Path) -> dict:
     """Match the schema's columns case-insensitively: FHV files spell them several ways."""
     by_lower = {name.lower(): name for name in names}
+    seen = [name.lower() for name in names]
     resolved = {}
     for wanted, normalised in schema.columns().items():
         actual = by_lower.get(wanted.lower())
@@ -128,6 +131,8 @@ def _resolve_columns(names: list[str], schema: TaxiSchema, taxi: str, path: Path
                 f"{path}: column {wanted!r} is missing; a {taxi} trip file needs "
                 f"{', '.join(schema.columns())}"
             )
+        if seen.count(wanted.lower()) > 1:
+            raise DataError(f"{path}: column {wanted!r} appears more than once")
         resolved[actual] = normalised
     return resolved
 
@@ -212,21 +217,79 @@ def read_month(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
     return frame
 
 
+# Plausible trip times: what falls outside is a recording error, read as a missing time.
+EARLIEST, LATEST = np.datetime64("2000-01-01", "us"), np.datetime64("2100-01-01", "us")
+EPOCH_PER_SECOND = (1, 1e3, 1e6, 1e9)  # seconds, milliseconds, microseconds, nanoseconds
+
+
 def _as_timestamps(values: pd.Series, column: str, path: Path) -> pd.Series:
+    """A column of trip times as naive datetime64[us]: datetimes as they are (a time zone's
+    wall time kept), strings parsed (with or without UTC offsets), integers read as epoch
+    times in the unit that puts them in 2000-2100. Values that do not parse, or fall outside
+    2000-2100, become missing (dropped and counted); a column in which nothing parses is the
+    wrong column."""
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_localize(None)
+        # Compared in the column's own unit: a far-off date cannot overflow microseconds.
+        values = values.where((values >= EARLIEST) & (values < LATEST))
         return values.astype("datetime64[us]")
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    if pd.api.types.is_integer_dtype(values) or pd.api.types.is_float_dtype(values):
+        return _from_epoch(values, column, path)
+    try:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError):  # mixed UTC offsets: compare them in UTC
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    parsed = parsed.where((parsed >= EARLIEST) & (parsed < LATEST))
     bad = parsed.isna() & values.notna()
-    # A few unparseable values become missing timestamps (dropped and counted); a column in
-    # which nothing parses is the wrong column.
     if bad.any() and parsed.notna().sum() == 0:
         raise DataError(
             f"{path}: column {column!r} holds values that are not timestamps "
             f"(for example {values[bad].iloc[0]!r})"
         )
     return parsed.astype("datetime64[us]")
+
+
+def _from_epoch(values: pd.Series, column: str, path: Path) -> pd.Series:
+    numbers = values.to_numpy("float64", na_value=np.nan)
+    finite = numbers[np.isfinite(numbers)]
+    typical = float(np.median(np.abs(finite))) if len(finite) else np.nan
+    low, high = (bound.astype("datetime64[s]").astype(np.int64) for bound in (EARLIEST, LATEST))
+    for per_second in EPOCH_PER_SECOND:
+        if low * per_second <= typical < high * per_second:
+            seconds = numbers / per_second
+            inside = (seconds >= low) & (seconds < high)  # False for NaN
+            micros = np.round(np.where(inside, seconds, 0.0) * 1e6).astype(np.int64)
+            stamps = micros.view("datetime64[us]").copy()
+            stamps[~inside] = np.datetime64("NaT")
+            return pd.Series(stamps, index=values.index)
+    raise DataError(
+        f"{path}: column {column!r} holds numbers that are not times of 2000-2100 in seconds, "
+        f"milliseconds, microseconds or nanoseconds since 1970 (for example {values.iloc[0]!r})"
+    )
+
+
+def check_month_of_file(path: Path, taxi: str, month: str) -> None:
+    """Refuse a file most of whose pickups fall outside ``month``: the server sent another
+    month's file (TLC's own files hold a few stray rides, never most)."""
+    import pyarrow.parquet as pq
+
+    schema = SCHEMAS[taxi]
+    parquet = _open_parquet(Path(path))
+    columns = _resolve_columns(parquet.schema_arrow.names, schema, taxi, Path(path))
+    pickup_column = next(k for k, v in columns.items() if v == "pickup_datetime")
+    table = pq.read_table(path, columns=[pickup_column])
+    pickup = _as_timestamps(table.column(0).to_pandas(), pickup_column, Path(path))
+    start, end = month_bounds(month)
+    stamps = pickup.to_numpy("datetime64[us]")
+    inside = float(np.mean((stamps >= start) & (stamps < end))) if len(stamps) else 0.0
+    if inside < 0.5:
+        raise DataError(
+            f"{path}: only {inside:.0%} of its pickups fall in {month}; it is not the {taxi} "
+            f"file for {month}"
+        )
 
 
 @dataclass

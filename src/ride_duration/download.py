@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -18,9 +19,11 @@ import urllib.request
 from pathlib import Path
 
 from . import __version__
+from .config import BASE_URL_ENV
 from .config import base_url as default_base_url
 from .dataset import (
     SCHEMAS,
+    check_month_of_file,
     check_taxi,
     file_name,
     missing_file_hint,
@@ -29,7 +32,7 @@ from .dataset import (
     validate_zones_file,
 )
 from .errors import DataError
-from .files import atomic_write, sha256_file
+from .files import atomic_write, file_lock, sha256_file
 
 ZONES_FILE = "taxi_zone_lookup.csv"
 MANIFEST_FILE = "MANIFEST.json"
@@ -37,6 +40,11 @@ RETRIES = 3
 TIMEOUT_SECONDS = 60
 BACKOFF_ENV = "RIDE_DURATION_RETRY_BACKOFF"
 CHUNK = 1 << 16
+SPEED_LIMIT = 1024  # bytes per second, averaged over SPEED_TIME: below it a download stalls
+SPEED_TIME = 60.0
+SPEED_TIME_ENV = "RIDE_DURATION_SPEED_TIME"
+DEADLINE_SECONDS = 3600.0  # for one file, all tries included
+DEADLINE_ENV = "RIDE_DURATION_DOWNLOAD_DEADLINE"
 
 
 class DownloadError(DataError):
@@ -47,12 +55,29 @@ class _Retryable(Exception):
     """A transient failure: connection dropped, short body, 5xx."""
 
 
+def check_base_url(url: str) -> str:
+    """A mirror's URL must be http(s)://host[:port][/path]: refuse anything else before a
+    request is built from it."""
+    parts = urllib.parse.urlsplit(url)
+    problem = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "write it as http(s)://host[:port][/path]"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            problem = "its port is not a number from 0 to 65535"
+    if problem:
+        raise DownloadError(f"base URL {url!r} ({BASE_URL_ENV} or --base-url): {problem}")
+    return url.rstrip("/")
+
+
 def month_url(taxi: str, month: str, base: str | None = None) -> str:
-    return f"{(base or default_base_url()).rstrip('/')}/trip-data/{file_name(taxi, month)}"
+    return f"{check_base_url(base or default_base_url())}/trip-data/{file_name(taxi, month)}"
 
 
 def zones_url(base: str | None = None) -> str:
-    return f"{(base or default_base_url()).rstrip('/')}/misc/{ZONES_FILE}"
+    return f"{check_base_url(base or default_base_url())}/misc/{ZONES_FILE}"
 
 
 def _backoff(attempt: int) -> float:
@@ -74,34 +99,71 @@ def _progress(total: int | None, name: str, quiet: bool):
     )
 
 
-def _transfer(url: str, part: Path, quiet: bool) -> None:
-    """One attempt: stream the body into ``part`` and check its length."""
+class _Pace:
+    """Abandons a transfer that stalls (under ``SPEED_LIMIT`` bytes/s over a window of
+    ``speed_time`` seconds, as curl's --speed-limit/--speed-time) or outlives its deadline."""
+
+    def __init__(self, url: str, deadline: float):
+        self.url, self.deadline = url, deadline
+        self.window = float(os.environ.get(SPEED_TIME_ENV, SPEED_TIME))
+        self.start, self.received = time.monotonic(), 0
+
+    def check(self, received: int) -> None:
+        now = time.monotonic()
+        self.received += received
+        if now > self.deadline:
+            raise DownloadError(f"{self.url}: the download took too long; abandoned")
+        if now - self.start >= self.window:
+            if self.received < SPEED_LIMIT * self.window:
+                raise DownloadError(
+                    f"{self.url}: the download stalled ({self.received:,} bytes in the last "
+                    f"{self.window:g} s); abandoned"
+                )
+            self.start, self.received = now, 0
+
+
+def _transfer(url: str, out, part: Path, quiet: bool, deadline: float) -> None:
+    """One attempt: stream the body into ``out`` (the open .part file) and check its length."""
     request = urllib.request.Request(url, headers={"User-Agent": f"ride-duration/{__version__}"})
+    out.seek(0)
+    out.truncate()
+    pace = _Pace(url, deadline)
+    connected = False
     try:
-        out = open(part, "wb")  # noqa: SIM115 - closed below; its errors are the disk's
-    except OSError as exc:
-        raise DownloadError(f"{part.parent}: cannot write there ({exc.strerror})") from None
-    with out:
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                length = response.headers.get("Content-Length")
-                expected = int(length) if length and length.isdigit() else None
-                with _progress(expected, part.stem, quiet) as bar:
-                    while chunk := response.read(CHUNK):
+        with urllib.request.urlopen(request, timeout=min(TIMEOUT_SECONDS, pace.window)) as response:
+            connected = True
+            length = response.headers.get("Content-Length", "").strip()
+            expected = int(length) if length.isdigit() else None
+            with _progress(expected, part.stem, quiet) as bar:
+                # read1 returns what has arrived, so a trickling server is timed, not waited on.
+                while True:
+                    try:
+                        chunk = response.read1(CHUNK)
+                    except TimeoutError:
+                        chunk = None
+                    pace.check(len(chunk) if chunk else 0)
+                    if chunk == b"":
+                        break
+                    if chunk:
                         _write(out, chunk, part)
                         bar.update(len(chunk))
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500:
-                raise _Retryable(f"the server answered {exc.code} {exc.reason}") from exc
-            raise
-        except (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError) as exc:
-            raise _Retryable(f"the connection dropped ({type(exc).__name__})") from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            host = urllib.parse.urlsplit(url).netloc
-            raise _Retryable(f"cannot reach {host} ({reason})") from exc
-        _write(out, b"", part, sync=True)
-    received = part.stat().st_size
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            raise _Retryable(f"the server answered {exc.code} {exc.reason}") from exc
+        raise
+    except (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError) as exc:
+        raise _Retryable(f"the connection dropped ({type(exc).__name__})") from exc
+    except http.client.HTTPException as exc:  # a bad status line, too many or too long headers
+        detail = str(exc)[:80] or type(exc).__name__
+        raise _Retryable(f"the server's answer is not valid HTTP ({detail})") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        if connected:
+            raise _Retryable(f"the connection failed ({exc})") from exc
+        reason = getattr(exc, "reason", exc)
+        host = urllib.parse.urlsplit(url).netloc
+        raise _Retryable(f"cannot reach {host} ({reason})") from exc
+    _write(out, b"", part, sync=True)
+    received = out.tell()
     if expected is not None and received != expected:
         raise _Retryable(f"the body was cut short ({received:,} of {expected:,} bytes)")
 
@@ -117,35 +179,47 @@ def _write(out, chunk: bytes, part: Path, sync: bool = False) -> None:
         raise DownloadError(f"{part}: cannot write the download ({exc.strerror})") from None
 
 
-def fetch(url: str, destination: Path, validate, *, quiet: bool = False, what: str = "") -> Path:
-    """Download ``url`` to ``destination`` through ``<name>.part``; ``validate(path)`` must
-    accept the file (raise DataError otherwise) before it takes the final name."""
-    destination = Path(destination)
-    part = destination.with_name(destination.name + ".part")
-    what = what or destination.name
+def _new_part(destination: Path):
+    """A new, unique, empty .part file beside ``destination``, opened for writing: created
+    exclusively, so nothing already there (a planted link included) is ever written through,
+    and no other process shares it."""
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+        )
     except OSError as exc:
-        raise DownloadError(
-            f"{destination.parent}: cannot create the folder ({exc.strerror})"
-        ) from None
+        raise DownloadError(f"{destination.parent}: cannot write there ({exc.strerror})") from None
+    return os.fdopen(fd, "wb"), Path(name)
+
+
+def fetch(url: str, destination: Path, validate, *, quiet: bool = False, what: str = "") -> Path:
+    """Download ``url`` to ``destination`` through a .part file; ``validate(path)`` must accept
+    the file (raise DataError otherwise) before it takes the final name. Call it holding
+    ``file_lock(destination)``."""
+    destination = Path(destination)
+    what = what or destination.name
+    deadline = time.monotonic() + float(os.environ.get(DEADLINE_ENV, DEADLINE_SECONDS))
+    out, part = _new_part(destination)
     last = None
     try:
-        for attempt in range(RETRIES):
-            if attempt:
-                time.sleep(_backoff(attempt - 1))
-            try:
-                _transfer(url, part, quiet)
-                break
-            except _Retryable as exc:
-                last = exc
-            except urllib.error.HTTPError as exc:
-                if exc.code in (403, 404):
-                    raise DownloadError(f"TLC has not published {what} ({url})") from None
-                raise DownloadError(f"{url}: the server answered {exc.code} {exc.reason}") from None
-        else:
-            hint = f"download {url} by hand and place it at {destination}"
-            raise DownloadError(f"{url}: {last} after {RETRIES} tries; {hint}")
+        with out:
+            for attempt in range(RETRIES):
+                if attempt:
+                    time.sleep(_backoff(attempt - 1))
+                try:
+                    _transfer(url, out, part, quiet, deadline)
+                    break
+                except _Retryable as exc:
+                    last = exc
+                except urllib.error.HTTPError as exc:
+                    if exc.code in (403, 404):
+                        raise DownloadError(f"TLC has not published {what} ({url})") from None
+                    raise DownloadError(
+                        f"{url}: the server answered {exc.code} {exc.reason}"
+                    ) from None
+            else:
+                hint = f"download {url} by hand and place it at {destination}"
+                raise DownloadError(f"{url}: {last} after {RETRIES} tries; {hint}")
         try:
             validate(part)
         except DataError as exc:
@@ -168,6 +242,26 @@ def _check_existing(path: Path, validate) -> bool:
     return True
 
 
+def _ensure(path: Path, url_of, validate, *, offline: bool, hint: str, quiet: bool, what: str):
+    """The path of a valid file, downloading it (``url_of()``) if it is not there yet.
+    Concurrent runs wanting the same file queue on its lock; the later ones find it done."""
+    if _check_existing(path, validate):
+        return path
+    if offline:
+        raise DownloadError(f"{path}: file not found (--offline); {hint}")
+    url = url_of()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"{path.parent}: cannot create the folder ({exc.strerror})") from None
+    with file_lock(path):
+        if _check_existing(path, validate):
+            return path
+        fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
+        record_download(path, url)
+    return path
+
+
 def ensure_month(
     taxi: str,
     month: str,
@@ -177,37 +271,38 @@ def ensure_month(
     offline: bool = False,
     quiet: bool = False,
 ) -> Path:
-    """The path of a valid month file, downloading it if it is not there yet."""
+    """The path of a valid month file, downloading it if it is not there yet. A download
+    whose pickups mostly fall outside the month is refused as the wrong file."""
     taxi, month = check_taxi(taxi), parse_month(month)
-    path = Path(data_dir) / file_name(taxi, month)
 
-    def validate(candidate: Path) -> None:
+    def validate(candidate: Path, downloaded: bool = False) -> None:
         validate_month_file(candidate, taxi)
+        if downloaded:
+            check_month_of_file(candidate, taxi, month)
 
-    if _check_existing(path, validate):
-        return path
-    if offline:
-        raise DownloadError(f"{path}: file not found (--offline); {missing_file_hint(taxi, month)}")
-    url = month_url(taxi, month, base_url)
-    fetch(url, path, validate, quiet=quiet, what=f"{taxi} trip data for {month}")
-    record_download(path, url)
-    return path
+    return _ensure(
+        Path(data_dir) / file_name(taxi, month),
+        lambda: month_url(taxi, month, base_url),
+        validate,
+        offline=offline,
+        hint=missing_file_hint(taxi, month),
+        quiet=quiet,
+        what=f"{taxi} trip data for {month}",
+    )
 
 
 def ensure_zones(
     data_dir: Path, *, base_url: str | None = None, offline: bool = False, quiet: bool = False
 ) -> Path:
-    path = Path(data_dir) / ZONES_FILE
-    if _check_existing(path, validate_zones_file):
-        return path
-    if offline:
-        raise DownloadError(
-            f"{path}: file not found (--offline); get it with `ride-duration download --zones`"
-        )
-    url = zones_url(base_url)
-    fetch(url, path, validate_zones_file, quiet=quiet, what="the taxi zone lookup")
-    record_download(path, url)
-    return path
+    return _ensure(
+        Path(data_dir) / ZONES_FILE,
+        lambda: zones_url(base_url),
+        lambda candidate, downloaded=False: validate_zones_file(candidate),
+        offline=offline,
+        hint="get it with `ride-duration download --zones`",
+        quiet=quiet,
+        what="the taxi zone lookup",
+    )
 
 
 def read_manifest(data_dir: Path) -> dict:
@@ -216,22 +311,39 @@ def read_manifest(data_dir: Path) -> dict:
         return {"files": {}}
     try:
         document = json.loads(path.read_text())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
     except ValueError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
-    document.setdefault("files", {})
+    files = document.setdefault("files", {}) if isinstance(document, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise DataError(
+            f'{path}: not a download manifest (it should be {{"files": {{name: {{...}}}}}}); '
+            "fix it, or delete it to start a new record"
+        )
     return document
 
 
 def record_download(path: Path, url: str) -> None:
-    """Note a downloaded file's sha256, size, URL and time in ``data/MANIFEST.json``."""
-    manifest = read_manifest(path.parent)
-    manifest["files"][path.name] = {
+    """Note a downloaded file's sha256, size, URL and time in ``data/MANIFEST.json``, under
+    the manifest's lock, so that concurrent downloads do not lose each other's entries."""
+    entry = {
         "sha256": sha256_file(path),
         "size": path.stat().st_size,
         "url": url,
         "downloaded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    atomic_write(path.parent / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())
+    manifest_path = path.parent / MANIFEST_FILE
+    with file_lock(manifest_path):
+        manifest = read_manifest(path.parent)
+        manifest["files"][path.name] = entry
+        try:
+            atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+        except OSError as exc:
+            raise DownloadError(
+                f"{manifest_path}: cannot record the download ({exc.strerror}); {path} is "
+                "complete, rerun to record it"
+            ) from None
 
 
 def verify(data_dir: Path) -> list[tuple[str, str]]:

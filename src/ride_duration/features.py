@@ -57,11 +57,12 @@ def feature_columns(feature_set: str, frame: pd.DataFrame) -> tuple[list[str], l
 
 
 def complete_rows(frame: pd.DataFrame, numerical: list[str]) -> tuple[pd.DataFrame, int]:
-    """Rows whose numerical features are all recorded, and how many were not: a missing
-    distance cannot be one-hot encoded nor guessed without biasing the fit."""
+    """Rows whose numerical features are all recorded and finite, and how many were not: a
+    missing or infinite distance cannot be fitted nor guessed without biasing the fit."""
     if not numerical:
         return frame, 0
-    missing = frame[numerical].isna().any(axis=1).to_numpy()
+    values = frame[numerical].to_numpy("float64", na_value=np.nan)
+    missing = ~np.isfinite(values).all(axis=1)
     if not missing.any():
         return frame, 0
     return frame.loc[~missing].reset_index(drop=True), int(missing.sum())

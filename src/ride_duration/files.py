@@ -57,6 +57,30 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def remove_stale_temps(folder: Path, name: str) -> None:
-    """Remove temporary files an interrupted write of ``name`` left behind."""
-    for stale in Path(folder).glob(f".{name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+    """Remove temporary files an interrupted write of ``name`` left behind. Call it only while
+    holding ``file_lock`` on ``name``: every writer of ``name`` takes that lock before it
+    creates its temporary file, so any found then was abandoned. Names are matched exactly
+    (not as a glob, so a name like ``*`` cannot reach other files' temporaries)."""
+    prefix = f".{name}."
+    for entry in os.scandir(folder):
+        rest = entry.name[len(prefix) :]
+        if entry.name.startswith(prefix) and rest.endswith(".tmp") and "." not in rest[:-4]:
+            Path(entry.path).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive lock for ``path`` (``flock`` on a hidden ``.<name>.lock`` beside it)
+    until the block ends, so that concurrent processes writing ``path`` queue instead of
+    racing. The folder must be on a local file system: ``flock`` over NFS is unreliable."""
+    import fcntl
+
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    # O_NOFOLLOW: a link planted under the lock's name is refused, never written through.
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -9,6 +9,7 @@ from ride_duration import load_model, read_metadata
 from ride_duration.errors import ModelFileError
 from ride_duration.modeling import artifact
 from ride_duration.modeling.artifact import save_model
+from tests.helpers import leftovers
 
 
 def test_round_trip(tmp_path):
@@ -17,7 +18,7 @@ def test_round_trip(tmp_path):
     assert load_model(path) == {"weights": [1, 2]}
     meta = read_metadata(path)
     assert meta["taxi"] == "green" and len(meta["bin_sha256"]) == 64
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.json"]
+    assert leftovers(tmp_path) == ["m.bin", "m.json"]
 
 
 def test_tampered_bin_is_refused(tmp_path):
@@ -66,7 +67,7 @@ def test_a_crash_at_any_step_leaves_a_matching_pair(tmp_path, monkeypatch, crash
     # The next save cleans up whatever the crash left and works.
     save_model("newer", {"v": "newer"}, tmp_path, "m")
     assert load_model(path) == "newer"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.json"]
+    assert leftovers(tmp_path) == ["m.bin", "m.json"]
     assert "pending" not in json.loads((tmp_path / "m.json").read_text())
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ride_duration import load_model, read_metadata
-from tests.helpers import run_cli
+from tests.helpers import leftovers, run_cli
 
 # Runs the real CLI, with os.replace wrapped to SIGKILL the process just before or just
 # after its Nth call: saving a model renames three times (pending sidecar, .bin, sidecar).
@@ -86,4 +86,4 @@ def test_sigkill_during_save_leaves_a_matching_pair(months, tmp_path, call, when
     again = run_cli(*common, "--features", "homework")
     assert again.returncode == 0, again.stderr
     assert features_of(load_model(models / "m.bin")) == "homework"
-    assert sorted(p.name for p in models.iterdir()) == ["m.bin", "m.json"]
+    assert leftovers(models) == ["m.bin", "m.json"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ride_duration.files import sha256_file
-from tests.helpers import run_cli
+from tests.helpers import leftovers, run_cli
 
 MONTH = "green_tripdata_2021-01.parquet"
 
@@ -26,10 +26,6 @@ def train_from(mirror, root, *args):
         "--model-dir",
         str(root / "models"),
     )
-
-
-def leftovers(folder):
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 def test_download_is_byte_identical_recorded_and_cached(mirror, tlc_dir, tmp_path):
@@ -167,7 +163,7 @@ def test_train_with_an_unpublished_month_exits_2(mirror, tmp_path):
     result = train_from(mirror, tmp_path)
     assert result.returncode == 2
     assert "TLC has not published green trip data for 2021-02" in result.stderr
-    assert not list((tmp_path / "models").glob("*"))  # no model, no partial file
+    assert leftovers(tmp_path / "models") == []  # no model, no partial file
 
 
 def test_predict_fetches_the_month_it_scores(mirror, tmp_path):

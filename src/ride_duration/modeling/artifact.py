@@ -19,10 +19,18 @@ import hashlib
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
 from ..errors import ModelFileError
-from ..files import atomic_write, fsync_dir, remove_stale_temps, sha256_file, write_temp
+from ..files import (
+    atomic_write,
+    file_lock,
+    fsync_dir,
+    remove_stale_temps,
+    sha256_file,
+    write_temp,
+)
 
 PENDING = "pending"
 
@@ -32,7 +40,32 @@ def sidecar_path(bin_path: Path) -> Path:
 
 
 def _json_bytes(document: dict) -> bytes:
-    return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
+    # allow_nan=False: NaN and Infinity are not JSON; a metric that is one is a bug upstream.
+    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
+
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# The longest file made for a name: .<name>.json.XXXXXXXX.tmp (a temporary sidecar).
+NAME_OVERHEAD = len("..json.XXXXXXXX.tmp")
+
+
+def check_model_name(folder: Path, name: str) -> None:
+    """Refuse a model name that is not a plain file name or that the folder's file system
+    cannot hold (with the suffixes of its temporary files), before any work is done."""
+    if not MODEL_NAME.fullmatch(name):
+        raise ModelFileError(
+            f"--name {name!r}: use letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(name.encode()) + NAME_OVERHEAD > limit:
+        raise ModelFileError(
+            f"--name is {len(name)} characters long; {folder} holds file names of at most "
+            f"{limit - NAME_OVERHEAD} characters here"
+        )
 
 
 def prepare_model_dir(folder: Path) -> None:
@@ -57,28 +90,35 @@ def save_bytes(data: bytes, metadata: dict, model_dir: Path, name: str) -> Path:
     """Write an already pickled model as ``<model_dir>/<name>.bin`` with its sidecar."""
     folder = Path(model_dir)
     prepare_model_dir(folder)
+    check_model_name(folder, name)
     bin_path = folder / f"{name}.bin"
-    side_path = sidecar_path(bin_path)
-    remove_stale_temps(folder, bin_path.name)
-    remove_stale_temps(folder, side_path.name)
-
     metadata = {**metadata, "bin_sha256": hashlib.sha256(data).hexdigest(), "bin_size": len(data)}
     try:
-        temp_bin = write_temp(folder, bin_path.name, data)
-        try:
-            old = _read_sidecar(side_path) if bin_path.exists() and side_path.exists() else None
-            if old is not None:
-                old.pop(PENDING, None)
-                atomic_write(side_path, _json_bytes({**old, PENDING: metadata}))
-            os.replace(temp_bin, bin_path)
-        except BaseException:
-            temp_bin.unlink(missing_ok=True)
-            raise
-        fsync_dir(folder)
-        atomic_write(side_path, _json_bytes(metadata))
+        # Concurrent saves of one name queue here: each one's steps run whole, so the pair on
+        # disk is always one model and the sidecar that vouches for it.
+        with file_lock(bin_path):
+            _save_locked(data, metadata, folder, bin_path)
     except OSError as exc:
         raise ModelFileError(f"{folder}: cannot write the model ({exc.strerror or exc})") from exc
     return bin_path
+
+
+def _save_locked(data: bytes, metadata: dict, folder: Path, bin_path: Path) -> None:
+    side_path = sidecar_path(bin_path)
+    remove_stale_temps(folder, bin_path.name)
+    remove_stale_temps(folder, side_path.name)
+    temp_bin = write_temp(folder, bin_path.name, data)
+    try:
+        old = _read_sidecar(side_path) if bin_path.exists() and side_path.exists() else None
+        if old is not None:
+            old.pop(PENDING, None)
+            atomic_write(side_path, _json_bytes({**old, PENDING: metadata}))
+        os.replace(temp_bin, bin_path)
+    except BaseException:
+        temp_bin.unlink(missing_ok=True)
+        raise
+    fsync_dir(folder)
+    atomic_write(side_path, _json_bytes(metadata))
 
 
 def _read_sidecar(path: Path) -> dict | None:

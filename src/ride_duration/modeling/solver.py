@@ -49,6 +49,14 @@ def solve(stats: Statistics, alpha: float = 0.0) -> tuple[np.ndarray, float]:
     """(coef, intercept): ridge with penalty ``alpha`` on the coefficients (not the
     intercept); with ``alpha=0``, the minimum-norm least-squares solution of the centred
     problem."""
+    finite = np.isfinite([stats.sum_y, stats.sum_yy]).all() and all(
+        np.isfinite(part).all() for part in (stats.sums, stats.xty, stats.gram.data)
+    )
+    if not finite:
+        raise SolverError(
+            "the sums of squares overflow (a value too large to square, such as a distance "
+            "of 1e300 miles?)"
+        )
     p = stats.n_features
     gram = stats.gram.tocsr()
     diagonal = gram.diagonal()

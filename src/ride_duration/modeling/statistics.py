@@ -96,7 +96,13 @@ def _cross_counts(a: np.ndarray, size_a: int, b: np.ndarray, size_b: int):
 
 def statistics(design: Design, y: np.ndarray) -> Statistics:
     """The sufficient statistics of these rows. Rows whose category was not in the
-    vocabulary (column -1) contribute nothing to that group, as DictVectorizer drops it."""
+    vocabulary (column -1) contribute nothing to that group, as DictVectorizer drops it.
+    Sums that overflow become infinite, silently: the solver refuses them."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _statistics(design, y)
+
+
+def _statistics(design: Design, y: np.ndarray) -> Statistics:
     y = np.asarray(y, dtype=float)
     p = design.n_features
     z = design.numeric

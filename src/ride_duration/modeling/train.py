@@ -30,7 +30,7 @@ from ..features import (
 )
 from ..files import sha256_file
 from ..rich import DISTANCE_CAP, distance_median
-from .artifact import prepare_model_dir, save_bytes
+from .artifact import check_model_name, prepare_model_dir, save_bytes
 from .estimators import (
     build_pipeline,
     can_skip_import,
@@ -95,9 +95,7 @@ class TrainOptions:
                 "the rich features need trip distances, which fhv files do not record"
             )
         train_month, val_month = parse_month(self.train_month), parse_month(self.val_month)
-        name = self.name or default_name(self.features, model)
-        if not name or "/" in name or name.startswith("."):
-            raise RideDurationError(f"--name {name!r} must be a plain file name")
+        name = default_name(self.features, model) if self.name is None else self.name
         return replace(
             self,
             train_month=train_month,
@@ -282,6 +280,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         )
     if save:  # before minutes of work, not after
         prepare_model_dir(options.model_dir)
+        check_model_name(options.model_dir, options.name)
     for month in dict.fromkeys([options.train_month, options.val_month]):
         ensure_month(
             options.taxi,
@@ -316,6 +315,12 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
         "distance_weight": fitted.distance_weight,
     }
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
+    if bad:
+        raise DataError(
+            f"the model's {', '.join(bad)} is not finite (a numerical feature too large to "
+            "square?); the model is not saved"
+        )
     reports = {"train": train_report.as_dict(), "val": val_report.as_dict()}
     metadata = {
         "format": 1,
