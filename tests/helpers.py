@@ -43,6 +43,16 @@ def copy_months(source: Path, target: Path, *names: str) -> Path:
     return target
 
 
+def assert_clean_failure(result, *fragments):
+    """Exit code 2, one or two lines on stderr holding each fragment, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, lines
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
 def leftovers(folder: Path) -> list[str]:
     """What a run left in a folder, hidden temporary files included; lock files (which stay,
     by design: removing one while another process waits on it would break the lock) aside."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .config import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, TAXI_TYPES
-from .errors import DataError, RideDurationError
+from .errors import DataError, RideDurationError, UnreadableFile
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,10 @@ def _open_parquet(path: Path, hint: str = ""):
     try:
         # Memory-mapped: the compressed file is read from the page cache, not copied first.
         return pq.ParquetFile(path, memory_map=True)
+    except PermissionError as exc:
+        raise UnreadableFile(
+            f"{path}: cannot be read ({exc.strerror or 'permission denied'})"
+        ) from exc
     except Exception as exc:  # pyarrow raises several types for a bad footer
         reason = "the file is empty" if path.stat().st_size == 0 else str(exc).splitlines()[0]
         raise DataError(f"{path}: not a readable parquet file ({reason})") from exc

@@ -31,8 +31,8 @@ from .dataset import (
     validate_month_file,
     validate_zones_file,
 )
-from .errors import DataError
-from .files import atomic_write, file_lock, sha256_file
+from .errors import DataError, UnreadableFile
+from .files import atomic_write, file_lock, remove_stale_temps, sha256_file
 
 ZONES_FILE = "taxi_zone_lookup.csv"
 MANIFEST_FILE = "MANIFEST.json"
@@ -237,6 +237,8 @@ def _check_existing(path: Path, validate) -> bool:
         return False
     try:
         validate(path)
+    except UnreadableFile:
+        raise
     except DataError as exc:
         raise DownloadError(f"{exc}; delete {path} and run again to download it afresh") from None
     return True
@@ -257,6 +259,7 @@ def _ensure(path: Path, url_of, validate, *, offline: bool, hint: str, quiet: bo
     with file_lock(path):
         if _check_existing(path, validate):
             return path
+        remove_stale_temps(path.parent, path.name, ".part")  # left by a killed download
         fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
         record_download(path, url)
     return path

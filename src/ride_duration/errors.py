@@ -11,3 +11,7 @@ class DataError(RideDurationError):
 
 class ModelFileError(RideDurationError):
     """A model file is missing, tampered with or cannot be written."""
+
+
+class UnreadableFile(DataError):
+    """A file is there but the OS will not let us read it: fix its permissions, not its bytes."""

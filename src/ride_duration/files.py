@@ -56,15 +56,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def remove_stale_temps(folder: Path, name: str) -> None:
-    """Remove temporary files an interrupted write of ``name`` left behind. Call it only while
-    holding ``file_lock`` on ``name``: every writer of ``name`` takes that lock before it
-    creates its temporary file, so any found then was abandoned. Names are matched exactly
-    (not as a glob, so a name like ``*`` cannot reach other files' temporaries)."""
+def remove_stale_temps(folder: Path, name: str, suffix: str = ".tmp") -> None:
+    """Remove temporary files (``.<name>.<random><suffix>``) an interrupted write of ``name``
+    left behind. Call it only while holding ``file_lock`` on ``name``: every writer of
+    ``name`` takes that lock before it creates its temporary file, so any found then was
+    abandoned. Names are matched exactly (not as a glob, so a name like ``*`` cannot reach
+    other files' temporaries)."""
     prefix = f".{name}."
     for entry in os.scandir(folder):
         rest = entry.name[len(prefix) :]
-        if entry.name.startswith(prefix) and rest.endswith(".tmp") and "." not in rest[:-4]:
+        random = rest[: -len(suffix)]
+        if entry.name.startswith(prefix) and rest.endswith(suffix) and "." not in random:
             Path(entry.path).unlink(missing_ok=True)
 
 

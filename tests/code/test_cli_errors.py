@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import run_cli, simple_rides, write_green
+from tests.helpers import assert_clean_failure, run_cli, simple_rides, write_green
 
 
 def train(data_dir, model_dir, *extra):
@@ -25,15 +25,6 @@ def train(data_dir, model_dir, *extra):
         str(model_dir),
         *extra,
     )
-
-
-def assert_clean_failure(result, *fragments):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert 1 <= len(lines) <= 2, lines
-    for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
 
 
 @pytest.fixture

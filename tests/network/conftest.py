@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,12 +61,84 @@ class TLCMirror:
         request.send_response(200)
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
+        if mode in ("slow", "trickle"):
+            self.throttle(request, body, mode)
+            return
         if mode == "drop-always" or (mode == "short-once" and self.hits[name] == 1):
             request.wfile.write(body[: len(body) // 3])
             request.wfile.flush()
             request.close_connection = True
             return
         request.wfile.write(body)
+
+    def throttle(self, request, body: bytes, mode: str) -> None:
+        """ "slow": the body in 64 KiB pieces, ``slow_pause`` s apart (about a second for a
+        lesson month); "trickle": one byte every ``trickle_pause`` s. Either stops when the
+        client goes away or after ``max_seconds``."""
+        piece, pause = (1 << 16, self.slow_pause) if mode == "slow" else (1, self.trickle_pause)
+        give_up = time.monotonic() + self.max_seconds
+        try:
+            for start in range(0, len(body), piece):
+                if time.monotonic() > give_up:
+                    break
+                request.wfile.write(body[start : start + piece])
+                request.wfile.flush()
+                time.sleep(pause)
+        except OSError:  # the client hung up: that is what these modes test
+            pass
+        request.close_connection = True
+
+    slow_pause = 0.05
+    trickle_pause = 0.3
+    max_seconds = 20.0
+
+
+class RawServer:
+    """A loopback TCP server that answers each connection with ``reply`` (raw bytes), for
+    answers that are not valid HTTP. It serves at most ``limit`` connections."""
+
+    def __init__(self, reply: bytes, limit: int = 10):
+        self.reply, self.limit, self.connections = reply, limit, 0
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def serve(self) -> None:
+        while not self.stopping.is_set() and self.connections < self.limit:
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with connection:
+                connection.settimeout(2)
+                try:
+                    connection.recv(65536)  # the request
+                    connection.sendall(self.reply)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(reply: bytes, limit: int = 10) -> RawServer:
+        server = RawServer(reply, limit)
+        server.thread.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stopping.set()
+        server.thread.join(timeout=5)
+        server.socket.close()
 
 
 @pytest.fixture

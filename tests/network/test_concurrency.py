@@ -1,0 +1,135 @@
+"""Concurrent runs with real processes: downloads of one month, of different months, and
+saves of one model name. Every exit is 0 or 2, and what is left on disk is whole and agrees
+with its record."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ride_duration import load_model, read_metadata
+from ride_duration.files import sha256_file
+from tests.helpers import leftovers, simple_rides, write_green
+
+MONTH = "green_tripdata_2021-01.parquet"
+CLI = [sys.executable, "-m", "ride_duration"]
+
+
+def run_together(commands, timeout=120):
+    """Start every command at once; wait for all; return (exit code, stderr) per command."""
+    processes = [
+        subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    results = []
+    try:
+        for process in processes:
+            _, err = process.communicate(timeout=timeout)
+            results.append((process.returncode, err))
+    finally:
+        for process in processes:
+            process.kill()
+    return results
+
+
+def test_ten_downloads_of_one_month_at_once(mirror, tlc_dir, tmp_path):
+    mirror.modes[MONTH] = "slow"  # about a second: the ten overlap
+    command = [
+        *CLI,
+        "download",
+        "--quiet",
+        "--taxi",
+        "green",
+        "--month",
+        "2021-01",
+        "--base-url",
+        mirror.url,
+        "--data-dir",
+        str(tmp_path),
+    ]
+    results = run_together([command] * 10)
+    assert all(code == 0 for code, _ in results), results
+    assert mirror.hits[MONTH] == 1  # the other nine waited, then found it done
+    assert sha256_file(tmp_path / MONTH) == sha256_file(tlc_dir / MONTH)
+    manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
+    assert manifest["files"][MONTH]["sha256"] == sha256_file(tmp_path / MONTH)
+    assert leftovers(tmp_path) == ["MANIFEST.json", MONTH]
+
+
+def test_downloads_of_different_months_at_once_all_reach_the_manifest(mirror, tlc_dir, tmp_path):
+    months = ["2021-01", "2021-02", "2021-03", "2021-04", "2021-05", "2022-01", "2022-02"]
+    commands = [
+        [
+            *CLI,
+            "download",
+            "--quiet",
+            "--taxi",
+            "green",
+            "--month",
+            month,
+            "--base-url",
+            mirror.url,
+            "--data-dir",
+            str(tmp_path),
+        ]
+        for month in months
+    ]
+    results = run_together(commands)
+    assert all(code == 0 for code, _ in results), results
+    recorded = json.loads((tmp_path / "MANIFEST.json").read_text())["files"]
+    for month in months:
+        name = f"green_tripdata_{month}.parquet"
+        assert (
+            recorded[name]["sha256"] == sha256_file(tlc_dir / name) == sha256_file(tmp_path / name)
+        )
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    data = tmp_path / "data"
+    write_green(data, "2021-01", simple_rides(1, n=400))
+    write_green(data, "2021-02", simple_rides(2, n=400))
+    return data
+
+
+# The CLI on a slow disk: each rename and fsync takes 20 ms, so two saves that start
+# together overlap, as they do on real disks with real model sizes.
+SLOW_DISK = """
+import os, sys, time
+from ride_duration.cli import main
+for name in ("replace", "fsync"):
+    def slow(*args, _real=getattr(os, name)):
+        time.sleep(0.02)
+        return _real(*args)
+    setattr(os, name, slow)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_thirty_pairs_of_trains_saving_one_name(tiny_data, tmp_path):
+    models = tmp_path / "models"
+    base = [
+        sys.executable,
+        "-c",
+        SLOW_DISK,
+        "train",
+        "--offline",
+        "--quiet",
+        "--data-dir",
+        str(tiny_data),
+        "--model-dir",
+        str(models),
+        "--name",
+        "m",
+    ]
+    for _ in range(30):
+        # Two different models under one name: a mixed-up pair could not pass load_model.
+        results = run_together([base, [*base, "--model", "ridge"]])
+        assert all(code in (0, 2) for code, _ in results), results
+        assert all("Traceback" not in err for _, err in results), results
+        model = load_model(models / "m.bin")
+        meta = read_metadata(models / "m.bin")
+        assert type(model[-1]).__name__ == meta["model"]["class"]
+        assert leftovers(models) == ["m.bin", "m.json"]
+    assert results and all(code == 0 for code, _ in results)
