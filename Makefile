@@ -16,12 +16,16 @@ endif
 $(VENV)/bin/python:
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt pyproject.toml | $(VENV_PYTHON)
+$(VENV)/.installed: requirements.txt requirements-runtime.txt pyproject.toml | $(VENV_PYTHON)
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements.txt
 	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	@touch $@
+
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
+	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-bench.txt
 	@touch $@
 
 .PHONY: help
@@ -81,5 +85,17 @@ clean: ## Remove caches (keeps .venv, data/ and models/)
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: bench
-bench: setup ## Benchmark train against the course approach (3M-row months; several minutes)
+bench: $(VENV)/.installed-bench ## Benchmark train against the course approach and its XGBoost (minutes)
 	$(PYTHON) benchmarks/bench.py
+
+.PHONY: bench-serve
+bench-serve: $(VENV)/.installed-bench ## Load-test the service against the course's Flask app (a minute)
+	$(PYTHON) benchmarks/bench_serve.py
+
+.PHONY: serve
+serve: setup ## Serve models/lin_reg.bin on http://127.0.0.1:9696 (POST /predict)
+	$(PYTHON) -m ride_duration serve
+
+.PHONY: docker
+docker: ## Build the service's image, ride-duration:latest (run `make train` first: it copies models/)
+	docker build -t ride-duration:latest .

@@ -223,10 +223,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--taxi", default="green", help="with --month: the taxi type")
     predict.add_argument("--month", metavar="YYYY-MM", help="score this month instead")
+    predict.add_argument(
+        "--output",
+        type=Path,
+        help="with --month: write one row per ride (ride_id, zones, actual and predicted "
+        "duration, model_version) to this parquet file",
+    )
     _add_fetching(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     predict.set_defaults(handler=_run_predict)
+    serve = commands.add_parser(
+        "serve",
+        help="serve a saved model as a web service: POST /predict, GET /health, GET /model",
+        description="Serve a model saved by `train` over HTTP (FastAPI on uvicorn). POST "
+        '/predict with {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8} answers '
+        '{"duration": ..., "model_version": ...}; a JSON array of rides answers "durations". '
+        "OpenAPI docs at /docs.",
+    )
+    _add_common(serve)
+    serve.add_argument(
+        "--model",
+        type=Path,
+        default=MODELS_DIR / "lin_reg.bin",
+        help="the .bin written by train (default: models/lin_reg.bin)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=9696, help="port (default 9696)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="do not log each request (for load tests)"
+    )
+    serve.set_defaults(handler=_run_serve)
     return parser
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import socket
+
+    from .modeling.artifact import load_model
+    from .service import MODEL_ENV
+
+    load_model(args.model)  # a missing or tampered model stops here, before any port is bound
+    if not 0 <= args.port <= 65535 or args.workers < 1:
+        raise RideDurationError("--port must be 0 to 65535 and --workers at least 1")
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        raise RideDurationError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
+        ) from None
+    import uvicorn
+
+    os.environ[MODEL_ENV] = str(Path(args.model).resolve())
+    uvicorn.run(
+        "ride_duration.service:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=not args.no_access_log,
+        log_level="info",
+    )
+    return 0
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -366,6 +427,8 @@ def _run_plots(args: argparse.Namespace) -> int:
 def _run_predict(args: argparse.Namespace) -> int:
     from .modeling import predict
 
+    if args.output and not args.month:
+        raise RideDurationError("--output goes with --month: it holds a month's predictions")
     if args.month:
         from .download import ensure_month
 
@@ -377,11 +440,13 @@ def _run_predict(args: argparse.Namespace) -> int:
             offline=args.offline,
             quiet=args.quiet,
         )
-        result = predict.score_month(args.model, args.taxi, args.month, args.data_dir)
+        result = predict.score_month(
+            args.model, args.taxi, args.month, args.data_dir, output=args.output
+        )
         text = (
             f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "
             f"on {result['n_rows']:,} rides"
-        )
+        ) + (f"; predictions written to {result['output']}" if args.output else "")
     elif args.pu is not None and args.do is not None:
         minutes = predict.predict_ride(args.model, args.pu, args.do, args.distance, args.pickup)
         result = {

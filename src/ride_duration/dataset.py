@@ -339,6 +339,16 @@ def location_ids(values: pd.Series) -> np.ndarray:
     return np.where(np.isnan(numbers), -1, numbers).astype(np.int64)
 
 
+def zone_ids(values) -> np.ndarray:
+    """Zone IDs as int64, -1 where missing, from raw values or from a prepared frame's
+    categorical of ID strings (whose few hundred categories are converted, not the rows)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = location_ids(pd.Series(values.cat.categories.astype("str"), dtype=object))
+        codes = values.cat.codes.to_numpy()
+        return np.append(categories, -1)[codes]  # code -1 (missing) takes the trailing -1
+    return location_ids(pd.Series(values))
+
+
 def factorize_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, uniques) of integer IDs; codes are int32. Location IDs are small, so a lookup
     table does it in one pass without hashing; other ranges fall back to pandas."""
@@ -356,7 +366,11 @@ def _string_categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
 
 
 def prepare(
-    frame: pd.DataFrame, month: str | None = None, *, timestamps: bool | str = True
+    frame: pd.DataFrame,
+    month: str | None = None,
+    *,
+    timestamps: bool | str = True,
+    positions: bool = False,
 ) -> tuple[pd.DataFrame, PrepareReport]:
     """Keep rides of 1 to 60 minutes (both ends included) and build the model's columns.
 
@@ -393,7 +407,7 @@ def prepare(
     do_labels = [str(v) for v in do_uniques]
     pair_labels = [f"{pu_labels[p]}_{do_labels[d]}" for p, d in zip(*divmod(pair_uniques, n_do))]
 
-    columns = {}
+    columns = {"row": kept} if positions else {}  # each ride's row in the raw file
     pickup = frame["pickup_datetime"].to_numpy("datetime64[us]")[kept]
     if month is not None:
         start, end = month_bounds(month)
@@ -419,12 +433,17 @@ def prepare(
 
 
 def load_prepared(
-    taxi: str, month: str, data_dir: Path, *, timestamps: bool | str = True
+    taxi: str,
+    month: str,
+    data_dir: Path,
+    *,
+    timestamps: bool | str = True,
+    positions: bool = False,
 ) -> tuple[pd.DataFrame, PrepareReport]:
     """Read one month and prepare it, refusing months from which no ride survives."""
     month = parse_month(month)
     raw = read_month(check_taxi(taxi), month, data_dir)
-    prepared, report = prepare(raw, month, timestamps=timestamps)
+    prepared, report = prepare(raw, month, timestamps=timestamps, positions=positions)
     del raw
     if report.rows_kept == 0:
         raise DataError(

@@ -56,6 +56,24 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def temporary_beside(path: Path):
+    """A new temporary file beside ``path`` for a writer that takes a file name (pyarrow);
+    when the block ends it is flushed to disk and renamed to ``path``, or removed on error."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
 def remove_stale_temps(folder: Path, name: str, suffix: str = ".tmp") -> None:
     """Remove temporary files (``.<name>.<random><suffix>``) an interrupted write of ``name``
     left behind. Call it only while holding ``file_lock`` on ``name``: every writer of

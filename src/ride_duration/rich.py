@@ -14,10 +14,13 @@ it at the start of a saved ``rich`` pipeline, so the model takes raw rides.
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 import pandas as pd
 
-from .dataset import factorize_ids, location_ids
+from .dataset import factorize_ids, zone_ids
 
 DISTANCE_CAP = 100.0
 # Band edges in miles: short trips differ most, so the bands are narrow there.
@@ -50,16 +53,6 @@ def _categorical(keys: np.ndarray, label) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=labels)
 
 
-def _ids(values) -> np.ndarray:
-    """Zone IDs as integers, -1 where missing. Prepared frames hold them as categoricals of
-    strings: their few hundred categories are converted, not the millions of rows."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        categories = location_ids(pd.Series(values.cat.categories.astype("str"), dtype=object))
-        codes = values.cat.codes.to_numpy()
-        return np.append(categories, -1)[codes]  # code -1 (missing) takes the trailing -1
-    return location_ids(pd.Series(values))
-
-
 def _pickup_parts(values) -> tuple[np.ndarray, np.ndarray]:
     """(hour, weekday with Monday 0) of each pickup, -1 where it is missing or not a
     timestamp. Time-zone-aware values count in their own local time."""
@@ -84,7 +77,7 @@ def rich_frame(frame: pd.DataFrame, median: float) -> pd.DataFrame:
     """The ``rich`` feature columns of rides with PULocationID, DOLocationID, trip_distance
     and pickup_datetime: categoricals of strings and two numerical columns. An unknown hour
     or zone gets label "-1", which no training ride has, so it adds nothing."""
-    pu, do = _ids(frame["PULocationID"]), _ids(frame["DOLocationID"])
+    pu, do = zone_ids(frame["PULocationID"]), zone_ids(frame["DOLocationID"])
     hour, weekday = _pickup_parts(frame["pickup_datetime"])
     distance = clean_distance(
         pd.to_numeric(frame["trip_distance"], errors="coerce").to_numpy(float, na_value=np.nan),
@@ -94,14 +87,21 @@ def rich_frame(frame: pd.DataFrame, median: float) -> pd.DataFrame:
     # Pairs are packed into one integer key; zone IDs are small, so the keys stay small.
     stride = int(do.max(initial=0)) + 2
     slot = np.where(hour < 0, -1, weekday * 24 + hour)
-    edges = (*DISTANCE_BANDS, DISTANCE_CAP)
     return pd.DataFrame(
         {
-            "PU_DO": _categorical((pu + 1) * stride + do + 1, lambda k: _pair(k, stride)),
-            "hour_dow": _categorical(slot + 1, _slot_label),
-            "PU_hour": _categorical((pu + 1) * 32 + hour + 1, lambda k: _zone_hour(k)),
-            "DO_hour": _categorical((do + 1) * 32 + hour + 1, lambda k: _zone_hour(k)),
-            "distance_band": _categorical(band, lambda b: f"{edges[b - 1]:g}-{edges[b]:g}"),
+            "PU_DO": _categorical(
+                (pu + 1) * stride + do + 1, lambda k: _unpack(pair_label, k, stride)
+            ),
+            "hour_dow": _categorical(
+                slot + 1, lambda k: slot_label(*divmod(k - 1, 24)) if k else "-1"
+            ),
+            "PU_hour": _categorical(
+                (pu + 1) * 32 + hour + 1, lambda k: _unpack(zone_hour_label, k, 32)
+            ),
+            "DO_hour": _categorical(
+                (do + 1) * 32 + hour + 1, lambda k: _unpack(zone_hour_label, k, 32)
+            ),
+            "distance_band": _categorical(band, band_label),
             "trip_distance": distance,
             "log_distance": np.log1p(distance),
         },
@@ -109,19 +109,44 @@ def rich_frame(frame: pd.DataFrame, median: float) -> pd.DataFrame:
     )
 
 
-def _pair(key: int, stride: int) -> str:
-    pu, do = divmod(int(key), stride)
-    return f"{pu - 1}_{do - 1}"
+def _unpack(label, key: int, stride: int) -> str:
+    first, second = divmod(int(key), stride)
+    return label(first - 1, second - 1)
 
 
-def _slot_label(key: int) -> str:
-    slot = int(key) - 1
-    return "-1" if slot < 0 else f"{WEEKDAYS[slot // 24]}_{slot % 24:02d}"
+# The labels, one place for both the vectorised columns and a single ride (the service).
+def pair_label(pickup: int, dropoff: int) -> str:
+    return f"{pickup}_{dropoff}"
 
 
-def _zone_hour(key: int) -> str:
-    zone, hour = divmod(int(key), 32)
-    return f"{zone - 1}_{hour - 1:02d}" if hour else f"{zone - 1}_-1"
+def slot_label(weekday: int, hour: int) -> str:
+    return f"{WEEKDAYS[weekday]}_{hour:02d}" if hour >= 0 else "-1"
+
+
+def zone_hour_label(zone: int, hour: int) -> str:
+    return f"{zone}_{hour:02d}"  # an unknown hour (-1) reads "<zone>_-1"
+
+
+def band_label(band: int) -> str:
+    edges = (*DISTANCE_BANDS, DISTANCE_CAP)
+    return f"{edges[band - 1]:g}-{edges[band]:g}"
+
+
+def ride_features(pickup: int, dropoff: int, distance, when, median: float) -> dict:
+    """The rich feature dict of one ride, as ``RideFeatures`` makes it: ``when`` is a
+    ``datetime`` or None, ``distance`` a number or None."""
+    valid = distance is not None and math.isfinite(distance) and 0 <= distance <= DISTANCE_CAP
+    miles = float(distance) if valid else median
+    hour, weekday = (when.hour, when.weekday()) if when is not None else (-1, -1)
+    return {
+        "PU_DO": pair_label(pickup, dropoff),
+        "hour_dow": slot_label(weekday, hour),
+        "PU_hour": zone_hour_label(pickup, hour),
+        "DO_hour": zone_hour_label(dropoff, hour),
+        "distance_band": band_label(bisect.bisect_right(DISTANCE_BANDS, miles)),
+        "trip_distance": miles,
+        "log_distance": math.log1p(miles),
+    }
 
 
 def rides_frame(rides) -> pd.DataFrame:

@@ -155,6 +155,12 @@ def read_metadata(bin_path: Path, data: bytes | None = None) -> dict:
     )
 
 
+def model_version(metadata: dict, bin_path: Path) -> str:
+    """A saved model's version, as the service and batch predictions report it: its name and
+    the first 12 hex digits of the .bin's sha256."""
+    return f"{metadata.get('name', Path(bin_path).stem)}-{metadata['bin_sha256'][:12]}"
+
+
 def load_model(bin_path: Path | str):
     """Unpickle a model written by ``save_model``, after checking it against its sidecar."""
     bin_path = Path(bin_path)

@@ -1,0 +1,281 @@
+"""Load-test `ride-duration serve` against the course's web service, side by side, on 127.0.0.1.
+
+Both serve the lesson model (green 2021-01) with the same number of worker processes: ours on
+uvicorn, the course's Flask app on gunicorn. The same clients send, to each in turn: 5,000
+single-ride requests from 8 concurrent keep-alive clients, then 200 batches of 1,000 rides
+from 4 clients (real rides of green 2021-02). Reported: throughput and p50/p99 latency, the
+median of the rounds. Every loop is bounded in count and time; both servers are stopped at the
+end. Run: `make bench-serve` (installs flask and gunicorn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SINGLE, SINGLE_CLIENTS = 5_000, 8
+BATCHES, BATCH_SIZE, BATCH_CLIENTS = 200, 1_000, 4
+PHASE_TIMEOUT = 300.0
+TARGET_SINGLE_SPEEDUP, TARGET_BATCH_RIDES = 2.0, 1_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(port: int, process: subprocess.Popen, body: bytes) -> None:
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        if process.poll() is not None:
+            raise SystemExit(f"the server on port {port} exited with {process.returncode}")
+        try:
+            post(http.client.HTTPConnection("127.0.0.1", port, timeout=5), body)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server on port {port} did not start")
+
+
+def post(connection: http.client.HTTPConnection, body: bytes) -> bytes:
+    connection.request("POST", "/predict", body=body, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    data = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{response.status}: {data[:200]!r}")
+    return data
+
+
+def load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
+    """Send every body once, from ``clients`` threads with one keep-alive connection each
+    (reconnecting when the server closes it); return (wall seconds, latencies)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + PHASE_TIMEOUT
+
+    def client(share: list[bytes]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for body in share:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the phase took longer than its bound")
+            start = time.perf_counter()
+            try:
+                post(connection, body)
+            except (http.client.HTTPException, OSError):  # the server closed it: reconnect
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                start = time.perf_counter()
+                post(connection, body)
+            mine.append(time.perf_counter() - start)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PHASE_TIMEOUT)
+    wall = time.perf_counter() - start
+    if len(latencies) != len(bodies):
+        raise SystemExit(f"only {len(latencies)} of {len(bodies)} requests were answered")
+    return wall, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def rides(tlc_dir: Path) -> list[dict]:
+    import pandas as pd
+
+    frame = pd.read_parquet(
+        tlc_dir / "green_tripdata_2021-02.parquet",
+        columns=["PULocationID", "DOLocationID", "trip_distance"],
+    ).dropna()
+    return [
+        {"PULocationID": int(p), "DOLocationID": int(d), "trip_distance": float(t)}
+        for p, d, t in frame.itertuples(index=False)
+    ]
+
+
+def measure(port: int, singles: list[bytes], batches: list[bytes]) -> dict:
+    wall, latencies = load(port, singles, SINGLE_CLIENTS)
+    batch_wall, batch_latencies = load(port, batches, BATCH_CLIENTS)
+    return {
+        "single_rps": len(singles) / wall,
+        "single_p50_ms": percentile(latencies, 50) * 1e3,
+        "single_p99_ms": percentile(latencies, 99) * 1e3,
+        "batch_rides_per_s": len(batches) * BATCH_SIZE / batch_wall,
+        "batch_p50_ms": percentile(batch_latencies, 50) * 1e3,
+        "batch_p99_ms": percentile(batch_latencies, 99) * 1e3,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tlc-dir",
+        type=Path,
+        default=Path(os.environ.get("RIDE_DURATION_TLC_DIR", ROOT.parent / "shared/data/tlc")),
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    tlc = args.tlc_dir.resolve()
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    months = [str(tlc / f"green_tripdata_2021-0{m}.parquet") for m in (1, 2)]
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "course_approach.py"),
+            *months,
+            "lesson",
+            str(work / "course.bin"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ride_duration",
+            "train",
+            "--offline",
+            "--quiet",
+            "--data-dir",
+            str(tlc),
+            "--model-dir",
+            str(work),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    sample = rides(tlc)
+    singles = [json.dumps(sample[i % len(sample)]).encode() for i in range(SINGLE)]
+    batches = [
+        json.dumps([sample[(b * BATCH_SIZE + i) % len(sample)] for i in range(BATCH_SIZE)]).encode()
+        for b in range(BATCHES)
+    ]
+    ports = {"ours": free_port(), "course": free_port()}
+    commands = {
+        "ours": [
+            sys.executable,
+            "-m",
+            "ride_duration",
+            "serve",
+            "--model",
+            str(work / "lin_reg.bin"),
+            "--port",
+            str(ports["ours"]),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+        ],
+        "course": [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{ports['course']}",
+            "--log-level",
+            "warning",
+            "course_flask:app",
+        ],
+    }
+    env = {**os.environ, "COURSE_MODEL": str(work / "course.bin")}
+    servers = {
+        name: subprocess.Popen(
+            command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for name, command in commands.items()
+    }
+    results: dict[str, list[dict]] = {"ours": [], "course": []}
+    try:
+        for name, server in servers.items():
+            wait_until_up(ports[name], server, singles[0])
+            load(ports[name], singles[:200], SINGLE_CLIENTS)  # warm up
+        for round_ in range(args.rounds):
+            order = ["ours", "course"] if round_ % 2 == 0 else ["course", "ours"]
+            for name in order:
+                results[name].append(measure(ports[name], singles, batches))
+                print(
+                    f"  round {round_ + 1} {name:<6} {json.dumps(results[name][-1])}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        for server in servers.values():
+            server.send_signal(signal.SIGTERM)
+        for server in servers.values():
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    summary = {
+        name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for name, runs in results.items()
+    }
+    print(report(summary, args.workers))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def report(summary: dict, workers: int) -> str:
+    labels = {
+        "ours": "ride-duration serve (FastAPI, uvicorn)",
+        "course": "course shape (Flask, gunicorn, dv.transform + predict)",
+    }
+    lines = [
+        f"{workers} worker process(es) each; {SINGLE:,} single rides from {SINGLE_CLIENTS} "
+        f"clients; {BATCHES} batches of {BATCH_SIZE:,} from {BATCH_CLIENTS} clients",
+        "",
+        "| server | single req/s | p50 ms | p99 ms | batch rides/s | batch p50 ms | batch p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in summary.items():
+        lines.append(
+            f"| {labels[name]} | {r['single_rps']:,.0f} | {r['single_p50_ms']:.2f} | "
+            f"{r['single_p99_ms']:.2f} | {r['batch_rides_per_s']:,.0f} | {r['batch_p50_ms']:.1f} | "
+            f"{r['batch_p99_ms']:.1f} |"
+        )
+    ours, course = summary["ours"], summary["course"]
+    speedup = ours["single_rps"] / course["single_rps"]
+    lines += [
+        "",
+        f"single-ride throughput {speedup:.1f}x the course's "
+        f"(target >= {TARGET_SINGLE_SPEEDUP:g}x): "
+        f"{'met' if speedup >= TARGET_SINGLE_SPEEDUP else 'NOT met'}; p99 "
+        f"{ours['single_p99_ms']:.2f} vs {course['single_p99_ms']:.2f} ms: "
+        f"{'lower' if ours['single_p99_ms'] < course['single_p99_ms'] else 'NOT lower'}",
+        f"batch predictions {ours['batch_rides_per_s']:,.0f} rides/s (target >= "
+        f"{TARGET_BATCH_RIDES:,}): "
+        f"{'met' if ours['batch_rides_per_s'] >= TARGET_BATCH_RIDES else 'NOT met'}",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""The model as a web service: ``ride-duration serve`` (FastAPI on uvicorn).
+
+``POST /predict`` takes one ride, ``{"PULocationID": 43, "DOLocationID": 151,
+"trip_distance": 1.8}`` (and ``pickup_datetime`` for a rich model), and answers
+``{"duration": <minutes>, "model_version": ...}``; a JSON array of rides gets
+``{"durations": [...], "model_version": ...}``. ``GET /health`` and ``GET /model`` (the
+sidecar's metadata) come with it, and OpenAPI docs at ``/docs``.
+
+Input policy: unknown fields are refused (a misspelt ``PULocationId`` must not pass for a
+missing zone); zone IDs are JSON integers from -1 to 1,000,000 (not strings, floats or
+booleans; missing: -1, as in training); distances are finite miles from 0 to a billion (TLC
+records hold absurd distances, which a model must still answer); a batch holds at most 10,000
+rides and a body at most 4 MiB. Anything else is the client's error: 4xx with a JSON body
+naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from .modeling.artifact import load_model, model_version, read_metadata
+from .modeling.predict import RideScorer
+
+MODEL_ENV = "RIDE_DURATION_MODEL"
+MAX_BATCH = 10_000
+MAX_BODY_BYTES = 4 << 20
+MAX_MILES = 1e9  # TLC records hold rides of 244,152 miles; this bound keeps answers finite
+JSON = "application/json"
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Ride(TypedDict, total=False):
+    """One ride, as the course's web service takes it. (A TypedDict: a batch validates into
+    dicts several times faster than into model objects.)"""
+
+    PULocationID: Annotated[int, Field(ge=-1, le=1_000_000, strict=True)]
+    DOLocationID: Annotated[int, Field(ge=-1, le=1_000_000, strict=True)]
+    trip_distance: Annotated[float, Field(ge=0, le=MAX_MILES, allow_inf_nan=False)] | None
+    pickup_datetime: dt.datetime | None
+
+
+RIDE = TypeAdapter(Ride)
+RIDES = TypeAdapter(Annotated[list[Ride], Field(max_length=MAX_BATCH)])
+ANSWER = TypeAdapter(dict)
+REQUEST_SCHEMA = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [RIDE.json_schema(), RIDES.json_schema()]},
+            "example": {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8},
+        }
+    },
+}
+
+
+class Prediction(BaseModel):
+    duration: float
+    model_version: str
+
+
+class Predictions(BaseModel):
+    durations: list[float]
+    model_version: str
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413, counted as it arrives
+    (a client may send no Content-Length, or a false one)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await _too_large(send, self.limit)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            return await self.app(scope, counted, send)
+        except _TooLarge:
+            return await _too_large(send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send, limit: int) -> None:
+    response = JSONResponse(
+        {"detail": f"the request body is over {limit:,} bytes; send at most {MAX_BATCH:,} rides"},
+        status_code=413,
+    )
+    await response({"type": "http"}, None, send)
+
+
+def create_app(model_path: Path | str) -> FastAPI:
+    """The service for one saved model, loaded once (its sha256 checked against its sidecar)."""
+    model_path = Path(model_path)
+    pipeline = load_model(model_path)
+    metadata = read_metadata(model_path)
+    scorer = RideScorer(pipeline, metadata)
+    version = model_version(metadata, model_path)
+    needed = [
+        field
+        for field, needs in (
+            ("trip_distance", scorer.needs_distance),
+            ("pickup_datetime", scorer.needs_pickup),
+        )
+        if needs
+    ]
+    app = FastAPI(
+        title="ride-duration",
+        summary="Predict NYC taxi ride durations (minutes) from pickup, dropoff and distance.",
+        version=version,
+    )
+
+    def score(rides: list[dict], batch: bool) -> list[float]:
+        missing = [
+            {
+                "loc": ["body", *([i] if batch else []), field],
+                "msg": "Field required: this model needs it",
+                "type": "missing",
+            }
+            for i, ride in enumerate(rides)
+            for field in needed
+            if ride.get(field) is None
+        ]
+        if missing:
+            raise RequestValidationError(missing)
+        score_one = scorer.score_one
+        return [
+            score_one(
+                ride.get("PULocationID", -1),
+                ride.get("DOLocationID", -1),
+                ride.get("trip_distance"),
+                ride.get("pickup_datetime"),
+            )
+            for ride in rides
+        ]
+
+    @app.post(
+        "/predict",
+        response_model=Prediction | Predictions,
+        openapi_extra={"requestBody": REQUEST_SCHEMA},
+    )
+    async def predict(request: Request):
+        """One ride → ``duration``; a JSON array of rides → ``durations``, in order."""
+        raw = await request.body()
+        batch = raw.lstrip()[:1] == b"["
+        try:
+            rides = RIDES.validate_json(raw) if batch else [RIDE.validate_json(raw)]
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]
+            ) from None
+        durations = score(rides, batch)
+        answer = {"durations": durations} if batch else {"duration": durations[0]}
+        # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
+        # than predicting it.
+        return Response(ANSWER.dump_json(answer | {"model_version": version}), media_type=JSON)
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "model_version": version}
+
+    @app.get("/model")
+    def model():
+        """The saved model's sidecar: taxi type, months, features, metrics, versions."""
+        return {k: v for k, v in metadata.items() if k != "pending"} | {"model_version": version}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # Field, message and type only: echoing the input back could echo a NaN, which JSON
+        # cannot carry.
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the model named by ``RIDE_DURATION_MODEL`` (for uvicorn's workers)."""
+    return create_app(os.environ[MODEL_ENV])

@@ -1,0 +1,121 @@
+"""`predict --month M --output PATH`: one row per scored ride, the pipeline's predictions, the
+course's ride ids, written whole or not at all."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ride_duration import load_model, read_metadata
+from ride_duration.rich import RAW_COLUMNS
+from tests.helpers import assert_clean_failure, copy_months, leftovers, run_cli
+
+FILES = [f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3)]
+
+
+@pytest.fixture(scope="module")
+def trained(tlc_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("predict-output")
+    data = copy_months(tlc_dir, root / "data", *FILES)
+    for features in ("lesson", "rich"):
+        result = run_cli(
+            "train",
+            "--offline",
+            "--quiet",
+            "--features",
+            features,
+            "--data-dir",
+            str(data),
+            "--model-dir",
+            str(root / "models"),
+        )
+        assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.mark.parametrize("name", ["lin_reg", "rich_ridge"])
+def test_the_file_holds_the_pipelines_predictions(trained, name):
+    model, out = trained / "models" / f"{name}.bin", trained / f"{name}-2021-03.parquet"
+    result = run_cli(
+        "predict",
+        "--offline",
+        "--model",
+        str(model),
+        "--taxi",
+        "green",
+        "--month",
+        "2021-03",
+        "--data-dir",
+        str(trained / "data"),
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "RMSE" in result.stdout and str(out) in result.stdout
+    written = pd.read_parquet(out)
+    assert list(written.columns) == [
+        "ride_id",
+        "PULocationID",
+        "DOLocationID",
+        "actual_duration",
+        "predicted_duration",
+        "model_version",
+    ]
+    # The course's recipe: keep rides of 1-60 minutes, ride_id from the raw file's index.
+    raw = pd.read_parquet(trained / "data" / FILES[2])
+    minutes = (raw.lpep_dropoff_datetime - raw.lpep_pickup_datetime).dt.total_seconds() / 60
+    kept = raw[(minutes >= 1) & (minutes <= 60)]
+    assert list(written.ride_id) == [f"2021/03_{i}" for i in kept.index]
+    np.testing.assert_array_equal(written.PULocationID, kept.PULocationID.fillna(-1).astype(int))
+    np.testing.assert_allclose(written.actual_duration, minutes[kept.index])
+    pipeline = load_model(model)
+    if name == "rich_ridge":
+        rides = kept.rename(columns={"lpep_pickup_datetime": "pickup_datetime"})
+        expected = pipeline.predict(rides[list(RAW_COLUMNS)])
+    else:
+        expected = pipeline.predict(
+            [
+                {"PU_DO": f"{p}_{d}", "trip_distance": t}
+                for p, d, t in zip(kept.PULocationID, kept.DOLocationID, kept.trip_distance)
+            ]
+        )
+    np.testing.assert_allclose(written.predicted_duration, expected, atol=1e-9, rtol=0)
+    meta = read_metadata(model)
+    assert set(written.model_version) == {f"{name}-{meta['bin_sha256'][:12]}"}
+    assert leftovers(trained) == sorted(
+        ["data", "models", *(p.name for p in trained.glob("*.parquet"))]
+    )
+
+
+def test_output_without_a_month_is_refused(trained):
+    result = run_cli(
+        "predict",
+        "--model",
+        str(trained / "models/lin_reg.bin"),
+        "--pu",
+        "1",
+        "--do",
+        "2",
+        "--distance",
+        "1",
+        "--output",
+        str(trained / "x.parquet"),
+    )
+    assert_clean_failure(result, "--output goes with --month")
+
+
+def test_an_output_folder_that_does_not_exist(trained):
+    result = run_cli(
+        "predict",
+        "--offline",
+        "--model",
+        str(trained / "models/lin_reg.bin"),
+        "--taxi",
+        "green",
+        "--month",
+        "2021-03",
+        "--data-dir",
+        str(trained / "data"),
+        "--output",
+        str(trained / "missing/out.parquet"),
+    )
+    assert_clean_failure(result, "missing")
