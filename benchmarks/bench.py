@@ -5,7 +5,8 @@ It builds yellow-sized months (3,066,766 and 2,913,955 rows, the sizes of yellow
 alternation, several times, on those months and on the lesson months, for both feature sets.
 It reports median wall time, median peak memory (RSS) and their ratios; then our rich model's
 time against our lesson model's, and, if xgboost is installed, the course's tuned XGBoost on
-the lesson months. Run: `make bench`.
+the lesson months; then a year: 12 months of 3 million rides trained in one run, streamed.
+Run: `make bench`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,136 @@ def build_big_months(tlc_dir: Path, out: Path) -> Path:
         pq.write_table(sample, target.with_suffix(".part"), compression="zstd")
         os.replace(target.with_suffix(".part"), target)
     return out
+
+
+YEAR_MONTHS = [f"2022-{m:02d}" for m in range(1, 13)]
+YEAR_VAL = "2023-01"
+YEAR_ROWS = 3_000_000
+TARGET_YEAR_SECONDS, TARGET_YEAR_MIB, TARGET_YEAR_RSS_RATIO = 40.0, 1536.0, 1.5
+
+
+def build_year(tlc_dir: Path, out: Path) -> Path:
+    """Twelve months of 3 million rides each (and a thirteenth to validate on), each resampled
+    with a fixed seed from one of the shared real green months in turn. Their timestamps are
+    the source month's: counted as outside the month, as the rule says, and kept."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out.mkdir(parents=True, exist_ok=True)
+    sources = sorted(tlc_dir.glob("green_tripdata_*.parquet"))
+    rng = np.random.default_rng(SEED)
+    columns = [
+        "lpep_pickup_datetime",
+        "lpep_dropoff_datetime",
+        "PULocationID",
+        "DOLocationID",
+        "trip_distance",
+    ]
+    schema = pa.schema(
+        [
+            (columns[0], pa.timestamp("us")),
+            (columns[1], pa.timestamp("us")),
+            (columns[2], pa.int64()),
+            (columns[3], pa.int64()),
+            (columns[4], pa.float64()),
+        ]
+    )
+    for index, month in enumerate([*YEAR_MONTHS, YEAR_VAL]):
+        target = out / f"green_tripdata_{month}.parquet"
+        source = pq.read_table(sources[index % len(sources)], columns=columns).cast(schema)
+        picks = rng.integers(0, source.num_rows, YEAR_ROWS)  # drawn even when cached: same seed
+        if target.exists() and pq.ParquetFile(target).metadata.num_rows == YEAR_ROWS:
+            continue
+        pq.write_table(
+            source.take(pa.array(picks)), target.with_suffix(".part"), compression="zstd"
+        )
+        os.replace(target.with_suffix(".part"), target)
+    return out
+
+
+def measure_year(year_dir: Path, scratch: Path) -> list[dict]:
+    """Ours on one month and on twelve, streamed in batches of 2**20 rides, once each."""
+    rows = []
+    for features, months in (
+        ("lesson", YEAR_MONTHS[:1]),
+        ("lesson", YEAR_MONTHS),
+        ("rich", YEAR_MONTHS),
+    ):
+        spec = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
+        command = [
+            sys.executable,
+            "-m",
+            "ride_duration",
+            "train",
+            "--offline",
+            "--quiet",
+            "--json",
+            "--train",
+            spec,
+            "--val",
+            YEAR_VAL,
+            "--features",
+            features,
+            "--batch-rows",
+            str(1 << 20),
+            "--data-dir",
+            str(year_dir),
+            "--model-dir",
+            str(scratch / "models"),
+        ]
+        wall, mib, out = run(command)
+        print(
+            f"  year {features:<6} {len(months):>2} months {wall:7.2f} s {mib:7.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
+        rows.append(
+            {
+                "features": features,
+                "months": len(months),
+                "seconds": wall,
+                "peak_mib": mib,
+                "n_train": out["n_train"],
+                "val_rmse": out["val_rmse"],
+            }
+        )
+    return rows
+
+
+def report_year(year: list[dict], course_mib_per_million: float | None) -> str:
+    one, twelve = year[0], year[1]
+    lines = [
+        "",
+        "| year run | months | rides kept | seconds | peak MiB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in year:
+        lines.append(
+            f"| ours, {r['features']} | {r['months']} | {r['n_train']:,} | "
+            f"{r['seconds']:.2f} | {r['peak_mib']:.0f} |"
+        )
+    if course_mib_per_million:
+        need = course_mib_per_million * 12 * YEAR_ROWS / 1e6 / 1024
+        lines.append(
+            f"| the course's approach (estimated) | 12 | | | {need * 1024:,.0f} "
+            f"(~{need:.0f} GiB: more than this machine has) |"
+        )
+    ratio = twelve["peak_mib"] / one["peak_mib"]
+    lines += [
+        "",
+        f"year / lesson: {twelve['seconds']:.1f} s < {TARGET_YEAR_SECONDS:g} s, "
+        f"{twelve['peak_mib']:.0f} MiB < {TARGET_YEAR_MIB:g} MiB, peak RSS {ratio:.2f}x one "
+        f"month's <= {TARGET_YEAR_RSS_RATIO:g}x: "
+        + (
+            "met"
+            if twelve["seconds"] < TARGET_YEAR_SECONDS
+            and twelve["peak_mib"] < TARGET_YEAR_MIB
+            and ratio <= TARGET_YEAR_RSS_RATIO
+            else "NOT met"
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def run(command: list[str]) -> tuple[float, float, dict]:
@@ -260,10 +391,13 @@ def main() -> int:
     parser.add_argument(
         "--skip-xgboost", action="store_true", help="leave out the course's XGBoost (a minute)"
     )
+    parser.add_argument("--skip-year", action="store_true", help="leave out the 12-month runs")
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
         build_big_months(args.tlc_dir.resolve(), args.work_dir)
+        if not args.skip_year:
+            build_year(args.tlc_dir.resolve(), args.work_dir / "year")
         return 0
 
     tlc_dir = args.tlc_dir.resolve()
@@ -282,6 +416,7 @@ def main() -> int:
                 str(tlc_dir),
                 "--work-dir",
                 str(args.work_dir),
+                *(["--skip-year"] if args.skip_year else []),
             ],
             check=True,
         )
@@ -302,10 +437,23 @@ def main() -> int:
         measure_rich(LESSON, tlc_dir, ("2021-01", "2021-02"), args.repeats, scratch, lesson)
     )
     xgboost = None if args.skip_xgboost else measure_xgboost(tlc_dir, ("2021-01", "2021-02"))
+    year = []
+    if not args.skip_big and not args.skip_year:
+        year = measure_year(args.work_dir / "year", scratch)
     text = report(results) + "\n" + report_rich(rich, xgboost)
+    if year:
+        big = next(r for r in results if r["scenario"] == BIG and r["features"] == "lesson")
+        per_million = big["course"]["peak_mib"] / (big["course"]["n_train"] / 1e6)
+        text += "\n" + report_year(year, per_million)
     print(text)
     if args.json:
-        document = {"machine": machine(), "results": results, "rich": rich, "xgboost": xgboost}
+        document = {
+            "machine": machine(),
+            "results": results,
+            "rich": rich,
+            "xgboost": xgboost,
+            "year": year,
+        }
         args.json.write_text(json.dumps(document, indent=2))
     return 0
 

@@ -72,6 +72,26 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300):
     )
 
 
+def train_with_cli(data: Path, models: Path, *feature_sets: str, named: bool = False) -> None:
+    """Train one model per feature set through the real CLI, under its default name (or
+    named after its feature set)."""
+    for feature_set in feature_sets:
+        name = ["--name", feature_set] if named else []
+        result = run_cli(
+            "train",
+            "--offline",
+            "--quiet",
+            "--features",
+            feature_set,
+            *name,
+            "--data-dir",
+            str(data),
+            "--model-dir",
+            str(models),
+        )
+        assert result.returncode == 0, result.stderr
+
+
 def write_green(folder: Path, month: str, rides: list[tuple], **overrides) -> Path:
     """A tiny green-taxi parquet file: rides are (pickup, dropoff, PU, DO, distance)."""
     import pyarrow as pa

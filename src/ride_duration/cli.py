@@ -58,11 +58,12 @@ def _add_fetching(parser: argparse.ArgumentParser, offline: bool = True) -> None
 
 def _add_months(parser: argparse.ArgumentParser, train: str, val: str, taxi: str) -> None:
     parser.add_argument("--taxi", default=taxi, help=f"{{{','.join(TAXI_TYPES)}}} (default {taxi})")
+    months = "a month, a list (2023-01,2023-02) or a range (2023-01..2023-12)"
     parser.add_argument(
-        "--train", default=train, metavar="YYYY-MM", help=f"training month (default {train})"
+        "--train", default=train, metavar="MONTHS", help=f"training {months} (default {train})"
     )
     parser.add_argument(
-        "--val", default=val, metavar="YYYY-MM", help=f"validation month (default {val})"
+        "--val", default=val, metavar="MONTHS", help=f"validation {months} (default {val})"
     )
 
 
@@ -119,6 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write <name>.bin and <name>.json (default: models/)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "dask"],
+        help="local (default) or dask: each month's statistics computed on a Dask cluster's "
+        "workers, added up and solved here (pip install -e '.[dask]')",
+    )
+    train.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: a "
+        "LocalCluster sized to this machine); its workers must see --data-dir",
+    )
+    train.add_argument(
+        "--batch-rows",
+        type=int,
+        help="read months this many rides at a time (default: whole months for one training "
+        "month, 1,048,576-ride batches for several)",
+    )
     _add_fetching(train)
     train.set_defaults(handler=_run_train)
 
@@ -306,6 +326,9 @@ def _run_train(args: argparse.Namespace) -> int:
         offline=args.offline,
         base_url=args.base_url,
         quiet=args.quiet,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        batch_rows=args.batch_rows,
     )
     result = train(options)
     for note in result.warnings:
@@ -366,13 +389,12 @@ def _run_homework(args: argparse.Namespace) -> int:
 def _run_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .dataset import check_taxi, load_prepared, parse_month
+    from .dataset import check_taxi, load_months, parse_months
     from .download import ensure_month
     from .modeling.compare import compare_models
 
-    taxi, months = check_taxi(args.taxi), [parse_month(args.train), parse_month(args.val)]
-    frames = []
-    for month in months:
+    taxi, specs = check_taxi(args.taxi), [args.train, args.val]
+    for month in dict.fromkeys(m for spec in specs for m in parse_months(spec)):
         ensure_month(
             taxi,
             month,
@@ -381,7 +403,7 @@ def _run_compare(args: argparse.Namespace) -> int:
             offline=args.offline,
             quiet=args.quiet,
         )
-        frames.append(load_prepared(taxi, month, args.data_dir)[0])
+    frames = [load_months(taxi, spec, args.data_dir)[0] for spec in specs]
     table = compare_models(*frames, features=args.features)
     if args.markdown:
         print("| model | train RMSE | val RMSE | min per mile |\n|---|---:|---:|---:|")
@@ -400,12 +422,14 @@ def _run_plots(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from . import plots
-    from .dataset import duration_minutes, read_month
+    from .dataset import duration_minutes, parse_months, read_month
     from .modeling.artifact import read_metadata
     from .modeling.predict import score_month
 
     meta = read_metadata(args.model)
-    taxi, train_month, val_month = meta["taxi"], meta["train_month"], meta["val_month"]
+    # A model trained on several months is pictured on the first of each.
+    taxi = meta["taxi"]
+    train_month, val_month = (parse_months(meta[k])[0] for k in ("train_month", "val_month"))
     minutes = duration_minutes(read_month(taxi, train_month, args.data_dir))
     figure = plots.duration_distribution(
         minutes, title=f"{taxi} {train_month}: ride durations"

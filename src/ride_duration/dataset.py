@@ -197,15 +197,40 @@ def read_month(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
     Columns: pickup_datetime, dropoff_datetime, PULocationID, DOLocationID and, for the
     types that record it, trip_distance (fhvhv's trip_miles).
     """
-    path = month_path(taxi, month, data_dir)
-    parquet = _open_parquet(path, missing_file_hint(taxi, month))
-    columns = _resolve_columns(parquet.schema_arrow.names, SCHEMAS[taxi], taxi, path)
+    path, parquet, columns = _month_columns(taxi, month, data_dir)
     try:
         table = parquet.read(columns=list(columns))
     except Exception as exc:
         raise DataError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from exc
     if table.num_rows == 0:
         raise DataError(f"{path}: the file holds no trips")
+    return _normalised(table, columns, path)
+
+
+def read_month_batches(taxi: str, month: str, data_dir: Path, rows: int = 1 << 20):
+    """``read_month`` in pieces of at most ``rows`` rides, read a row group at a time: what a
+    month costs in memory is then one piece, however large the file."""
+    import pyarrow as pa
+
+    path, parquet, columns = _month_columns(taxi, month, data_dir)
+    if parquet.metadata.num_rows == 0:
+        raise DataError(f"{path}: the file holds no trips")
+    try:
+        for batch in parquet.iter_batches(batch_size=rows, columns=list(columns)):
+            yield _normalised(pa.Table.from_batches([batch]), columns, path)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from exc
+
+
+def _month_columns(taxi: str, month: str, data_dir: Path):
+    path = month_path(taxi, month, data_dir)
+    parquet = _open_parquet(path, missing_file_hint(taxi, month))
+    return path, parquet, _resolve_columns(parquet.schema_arrow.names, SCHEMAS[taxi], taxi, path)
+
+
+def _normalised(table, columns: dict, path: Path) -> pd.DataFrame:
     table = table.rename_columns([columns[name] for name in table.column_names])
     # self_destruct frees each Arrow column as soon as it is converted: a 3-million-row
     # month then never sits in memory twice.
@@ -219,6 +244,50 @@ def read_month(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
             "float64"
         )
     return frame
+
+
+def load_months(
+    taxi: str, spec: str, data_dir: Path, *, timestamps: bool | str = True
+) -> tuple[pd.DataFrame, PrepareReport]:
+    """``load_prepared`` for a month spec (one month, a list or a range): the months'
+    prepared rides one after another, in memory (for exploring; training many months
+    streams them instead), and their reports added up."""
+    from pandas.api.types import union_categoricals
+
+    frames, report = [], PrepareReport.empty()
+    for month in parse_months(spec):
+        frame, part = load_prepared(taxi, month, data_dir, timestamps=timestamps)
+        frames.append(frame)
+        report = report + part
+    if len(frames) == 1:
+        return frames[0], report
+    columns = {
+        column: union_categoricals([f[column] for f in frames])
+        if isinstance(frames[0][column].dtype, pd.CategoricalDtype)
+        else np.concatenate([f[column].to_numpy() for f in frames])
+        for column in frames[0]
+    }
+    return pd.DataFrame(columns, copy=False), report
+
+
+MONTH_RANGE = re.compile(r"(.+?)\.\.(.+)")
+
+
+def parse_months(text: str, *, today: dt.date | None = None) -> list[str]:
+    """One month, a comma list (``2023-01,2023-02``) or an inclusive range
+    (``2023-01..2023-12``), each checked as ``parse_month`` does; in order, once each."""
+    months = []
+    for part in str(text).split(","):
+        span = MONTH_RANGE.fullmatch(part.strip())
+        if not span:
+            months.append(parse_month(part, today=today))
+            continue
+        first, last = (parse_month(m, today=today) for m in span.groups())
+        if first > last:
+            raise RideDurationError(f"month range {part.strip()!r} runs backwards")
+        start, stop = np.datetime64(first, "M"), np.datetime64(last, "M")
+        months += [str(m) for m in np.arange(start, stop + 1)]
+    return list(dict.fromkeys(months))
 
 
 # Plausible trip times: what falls outside is a recording error, read as a missing time.
@@ -310,6 +379,14 @@ class PrepareReport:
     flagged_bad_distance: int
     flagged_outside_month: int
     dropped_missing_feature: int = 0
+
+    def __add__(self, other: PrepareReport) -> PrepareReport:
+        """The report of two batches of rides together."""
+        return PrepareReport(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
+
+    @classmethod
+    def empty(cls) -> PrepareReport:
+        return cls(0, 0, 0, 0, 0, 0, 0, 0, 0)
 
     @property
     def fraction_kept(self) -> float:

@@ -7,7 +7,7 @@ import pytest
 
 from ride_duration import load_model, read_metadata
 from ride_duration.rich import RAW_COLUMNS
-from tests.helpers import assert_clean_failure, copy_months, leftovers, run_cli
+from tests.helpers import assert_clean_failure, copy_months, leftovers, run_cli, train_with_cli
 
 FILES = [f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3)]
 
@@ -16,19 +16,7 @@ FILES = [f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3)]
 def trained(tlc_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("predict-output")
     data = copy_months(tlc_dir, root / "data", *FILES)
-    for features in ("lesson", "rich"):
-        result = run_cli(
-            "train",
-            "--offline",
-            "--quiet",
-            "--features",
-            features,
-            "--data-dir",
-            str(data),
-            "--model-dir",
-            str(root / "models"),
-        )
-        assert result.returncode == 0, result.stderr
+    train_with_cli(data, root / "models", "lesson", "rich")
     return root
 
 

@@ -8,7 +8,7 @@ from ride_duration import load_model, read_metadata
 from ride_duration.dataset import load_prepared, zone_ids
 from ride_duration.modeling.predict import RideScorer
 from ride_duration.rich import RAW_COLUMNS
-from tests.helpers import copy_months, run_cli
+from tests.helpers import copy_months, train_with_cli
 
 
 @pytest.fixture(scope="module")
@@ -17,21 +17,7 @@ def models(tlc_dir, tmp_path_factory):
     data = copy_months(
         tlc_dir, root / "data", "green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet"
     )
-    for features in ("lesson", "homework", "rich"):
-        result = run_cli(
-            "train",
-            "--offline",
-            "--quiet",
-            "--features",
-            features,
-            "--name",
-            features,
-            "--data-dir",
-            str(data),
-            "--model-dir",
-            str(root / "models"),
-        )
-        assert result.returncode == 0, result.stderr
+    train_with_cli(data, root / "models", "lesson", "homework", "rich", named=True)
     frame = load_prepared("green", "2021-02", data)[0]
     return root / "models", frame
 

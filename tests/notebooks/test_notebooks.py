@@ -291,3 +291,18 @@ def test_every_cell_can_be_rerun(request, path, dirs, parameters):
     assert once_texts == [second for _, second in pairs]
     if path == HOMEWORK:
         assert answers_of(once) == answers_of(twice)
+
+
+def test_lesson_notebook_takes_a_range_of_months(tlc_dir, tmp_path):
+    copy_months(
+        tlc_dir, tmp_path / "data", *(f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3))
+    )
+    parameters = lesson_parameters(tmp_path) | {
+        "train_month": "2021-01..2021-02",
+        "val_month": "2021-03",
+    }
+    notebook = run_with_papermill(LESSON, parameters, tmp_path)
+    outputs = outputs_of(notebook)
+    assert "ERROR" not in outputs and "✗" not in outputs
+    assert "135,829" in outputs  # the rides kept in both training months together
+    assert (tmp_path / "models/lin_reg_green_2021-01..2021-02_2021-03.bin").is_file()

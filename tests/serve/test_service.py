@@ -16,7 +16,7 @@ import pytest
 from ride_duration import load_model
 from ride_duration.dataset import load_prepared, zone_ids
 from ride_duration.rich import RAW_COLUMNS
-from tests.helpers import assert_clean_failure, copy_months, run_cli
+from tests.helpers import assert_clean_failure, copy_months, run_cli, train_with_cli
 
 LESSON_FILES = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
 
@@ -86,19 +86,7 @@ class Service:
 def models(tlc_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     data = copy_months(tlc_dir, root / "data", *LESSON_FILES)
-    for features in ("lesson", "rich"):
-        result = run_cli(
-            "train",
-            "--offline",
-            "--quiet",
-            "--features",
-            features,
-            "--data-dir",
-            str(data),
-            "--model-dir",
-            str(root / "models"),
-        )
-        assert result.returncode == 0, result.stderr
+    train_with_cli(data, root / "models", "lesson", "rich")
     return root
 
 

@@ -13,7 +13,7 @@ the numerical columns and the intercept — is a much smaller system.
   for categories never seen in training.
 - Ridge: the solution is unique (scikit-learn's ``Ridge``: the intercept is not penalised).
   The reduced system is solved directly when it is small, otherwise by conjugate gradients
-  with a diagonal preconditioner to a relative residual of 1e-10.
+  with a diagonal preconditioner to a relative residual of 1e-12.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..features import Design
 from .statistics import Statistics, statistics
 
 DENSE_LIMIT = 4000  # the reduced system is solved as a dense matrix up to this many columns
-CG_TOLERANCE = 1e-10
+CG_TOLERANCE = 1e-12
 ABSORBED = 1e-10  # relative variance left after elimination below which a column is explained
 
 

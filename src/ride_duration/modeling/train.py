@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DATA_DIR, MODELS_DIR
-from ..dataset import check_taxi, load_prepared, month_path, parse_month
+from ..dataset import check_taxi, load_prepared, month_path, parse_months
 from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
 from ..features import (
@@ -57,6 +57,20 @@ SOLVERS = {
 LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
 
 
+ENGINES = ("local", "dask")
+
+
+def month_spec(text: str) -> str:
+    """A checked month spec, written canonically: one month, a range, or a list."""
+    months = parse_months(text)
+    if len(months) == 1:
+        return months[0]
+    consecutive = [
+        str(m) for m in np.arange(np.datetime64(months[0]), np.datetime64(months[-1]) + 1)
+    ]
+    return f"{months[0]}..{months[-1]}" if months == consecutive else ",".join(months)
+
+
 def default_name(features: str, model: str) -> str:
     """lin_reg, lasso, ridge; with the rich features rich_lin_reg, rich_lasso, rich_ridge."""
     return DEFAULT_NAME[model] if features != "rich" else f"rich_{DEFAULT_NAME[model]}"
@@ -76,6 +90,9 @@ class TrainOptions:
     offline: bool = False
     base_url: str | None = None
     quiet: bool = False
+    engine: str = "local"  # or "dask"
+    scheduler: str | None = None  # a dask.distributed scheduler's address; None: a LocalCluster
+    batch_rows: int | None = None  # rides read at a time when streaming
 
     def validated(self) -> TrainOptions:
         check_taxi(self.taxi)
@@ -94,7 +111,15 @@ class TrainOptions:
             raise RideDurationError(
                 "the rich features need trip distances, which fhv files do not record"
             )
-        train_month, val_month = parse_month(self.train_month), parse_month(self.val_month)
+        train_month, val_month = month_spec(self.train_month), month_spec(self.val_month)
+        if self.engine not in ENGINES:
+            raise RideDurationError(f"unknown engine {self.engine!r}: choose {', '.join(ENGINES)}")
+        if self.scheduler and self.engine != "dask":
+            raise RideDurationError("--scheduler goes with --engine dask")
+        if self.batch_rows is not None and self.batch_rows < 1:
+            raise RideDurationError(
+                f"--batch-rows must be a positive number, not {self.batch_rows}"
+            )
         name = default_name(self.features, model) if self.name is None else self.name
         return replace(
             self,
@@ -270,10 +295,14 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     """Read the months, fit, measure and (by default) save. Raises RideDurationError on
     anything the user can fix."""
     options = options.validated()
+    months, val_months = parse_months(options.train_month), parse_months(options.val_month)
+    streaming = (
+        len(months) > 1 or len(val_months) > 1 or options.engine != "local" or options.batch_rows
+    )
     if options.model == "lasso" or not can_skip_import():
         start_background_imports()
     notes = []
-    if options.train_month == options.val_month:
+    if set(months) & set(val_months):
         notes.append(
             f"validation month equals training month ({options.val_month}): "
             "the validation RMSE is not an out-of-sample estimate"
@@ -281,40 +310,12 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     if save:  # before minutes of work, not after
         prepare_model_dir(options.model_dir)
         check_model_name(options.model_dir, options.name)
-    for month in dict.fromkeys([options.train_month, options.val_month]):
-        ensure_month(
-            options.taxi,
-            month,
-            options.data_dir,
-            base_url=options.base_url,
-            offline=options.offline,
-            quiet=options.quiet,
-        )
-    timestamps = needed_timestamps(options.features)
-    train_frame, train_report = load_prepared(
-        options.taxi, options.train_month, options.data_dir, timestamps=timestamps
-    )
-    val_frame, val_report = load_prepared(
-        options.taxi, options.val_month, options.data_dir, timestamps=timestamps
-    )
-    train_frame = _drop_incomplete(train_frame, options.features, train_report)
-    val_frame = _drop_incomplete(val_frame, options.features, val_report)
-    if train_report.rows_kept == 0 or val_report.rows_kept == 0:
-        raise DataError("no ride has every feature recorded")
-
-    fitted = fit(options, train_frame, val_frame)
+    _ensure_months(options, [*months, *val_months])
+    if streaming:
+        fitted, metrics, train_report, val_report = _fit_streaming(options, months, val_months)
+    else:
+        fitted, metrics, train_report, val_report = _fit_in_memory(options)
     notes.extend(fitted.notes)
-    y_train = train_frame["duration"].to_numpy()
-    y_val = val_frame["duration"].to_numpy()
-    metrics = {
-        "n_train": len(y_train),
-        "n_val": len(y_val),
-        "n_features": fitted.design.n_features,
-        "train_rmse": rmse(y_train, fitted.predict(fitted.design)),
-        "val_rmse": rmse(y_val, fitted.predict(fitted.val_design)),
-        "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
-        "distance_weight": fitted.distance_weight,
-    }
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
     if bad:
         raise DataError(
@@ -328,6 +329,8 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "taxi": options.taxi,
         "train_month": options.train_month,
         "val_month": options.val_month,
+        "train_months": months,
+        "val_months": val_months,
         "features": {
             "set": options.features,
             "categorical": list(FEATURE_SETS[options.features][0]),
@@ -350,7 +353,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "rows": reports,
         "inputs": [
             _input_record(month_path(options.taxi, month, options.data_dir), notes)
-            for month in dict.fromkeys([options.train_month, options.val_month])
+            for month in dict.fromkeys([*months, *val_months])
         ],
         "versions": library_versions(),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -359,3 +362,100 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     if save:
         result.model_path = save_bytes(fitted.to_bytes(), metadata, options.model_dir, options.name)
     return result
+
+
+def _ensure_months(options: TrainOptions, months: list[str]) -> None:
+    """Every month on disk, downloading what is missing; offline, every missing month is
+    named at once."""
+    months = list(dict.fromkeys(months))
+    if options.offline:
+        missing = [m for m in months if not month_path(options.taxi, m, options.data_dir).exists()]
+        if len(missing) > 1:
+            files = ", ".join(month_path(options.taxi, m, options.data_dir).name for m in missing)
+            raise DataError(
+                f"{len(missing)} month files are not in {options.data_dir} (--offline): "
+                f"{files}; get them with `ride-duration download --taxi {options.taxi} "
+                f"--month {' --month '.join(missing)}`"
+            )
+    for month in months:
+        ensure_month(
+            options.taxi,
+            month,
+            options.data_dir,
+            base_url=options.base_url,
+            offline=options.offline,
+            quiet=options.quiet,
+        )
+
+
+def _fit_in_memory(options: TrainOptions):
+    """One training and one validation month, each read whole: the fastest way for a month."""
+    timestamps = needed_timestamps(options.features)
+    train_frame, train_report = load_prepared(
+        options.taxi, options.train_month, options.data_dir, timestamps=timestamps
+    )
+    val_frame, val_report = load_prepared(
+        options.taxi, options.val_month, options.data_dir, timestamps=timestamps
+    )
+    train_frame = _drop_incomplete(train_frame, options.features, train_report)
+    val_frame = _drop_incomplete(val_frame, options.features, val_report)
+    if train_report.rows_kept == 0 or val_report.rows_kept == 0:
+        raise DataError("no ride has every feature recorded")
+    fitted = fit(options, train_frame, val_frame)
+    y_train = train_frame["duration"].to_numpy()
+    y_val = val_frame["duration"].to_numpy()
+    metrics = {
+        "n_train": len(y_train),
+        "n_val": len(y_val),
+        "n_features": fitted.design.n_features,
+        "train_rmse": rmse(y_train, fitted.predict(fitted.design)),
+        "val_rmse": rmse(y_val, fitted.predict(fitted.val_design)),
+        "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
+        "distance_weight": fitted.distance_weight,
+    }
+    return fitted, metrics, train_report, val_report
+
+
+def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[str]):
+    """Many months, a batch at a time, here or on a Dask cluster (see ``stream``)."""
+    from . import stream
+
+    if options.model == "lasso":
+        raise RideDurationError(
+            "lasso needs its rides in memory: train it on one month with the local engine "
+            "(linear and ridge work from statistics that add up over months)"
+        )
+    alpha = options.alpha if options.model == "ridge" else 0.0
+
+    def exact(stats):
+        try:
+            return solve(stats, alpha)
+        except SolverError as exc:
+            raise RideDurationError(
+                f"{options.features} features, {options.model}: {exc}"
+            ) from None
+
+    if options.engine == "dask":
+        with stream.dask_client(options.scheduler) as client:
+            part, coef, intercept, median, errors = stream.fit_months(
+                options, months, val_months, exact, client
+            )
+    else:
+        part, coef, intercept, median, errors = stream.fit_months(
+            options, months, val_months, exact
+        )
+    sse, count, baseline, val_report = errors
+    if part.stats.n == 0 or count == 0:
+        raise DataError("no ride has every feature recorded")
+    numerical = [c for c in FEATURE_SETS[options.features][1] if c in part.names]
+    fitted = Fitted(options, part.names, numerical, coef, intercept, None, None, None, [], median)
+    metrics = {
+        "n_train": part.stats.n,
+        "n_val": count,
+        "n_features": len(part.names),
+        "train_rmse": float(np.sqrt(part.stats.sse(coef, intercept) / part.stats.n)),
+        "val_rmse": float(np.sqrt(sse / count)),
+        "baseline_rmse": float(np.sqrt(baseline / count)),
+        "distance_weight": fitted.distance_weight,
+    }
+    return fitted, metrics, part.report, val_report

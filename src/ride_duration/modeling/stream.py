@@ -1,0 +1,263 @@
+"""Fit on many months in bounded memory, here or on a Dask cluster.
+
+Each batch of rides (a row group of a month file) is prepared with the same rules as a whole
+month, and contributes a ``Part``: the names of the columns it has (as DictVectorizer would
+name them), the sufficient statistics over those columns, and the data rules' report. Parts add
+up onto the union of their columns, sorted as DictVectorizer sorts them, so N months give the
+statistics of their concatenation and the exact solver finds its optimum. What a run holds in
+memory is one batch and statistics whose size depends on the categories, not the rides.
+Validation is streamed too: each batch adds its squared errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..dataset import PrepareReport, prepare, read_month_batches
+from ..features import (
+    complete_rows,
+    feature_columns,
+    featurize,
+    fit_feature_names,
+    needed_timestamps,
+    required_columns,
+    transform,
+)
+from ..rich import DISTANCE_CAP
+from .statistics import Statistics, statistics
+
+BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class Part:
+    """What some training rides contribute: column names, statistics, the rules' report."""
+
+    names: list[str]
+    stats: Statistics
+    report: PrepareReport
+
+    def __add__(self, other: Part) -> Part:
+        names = sorted(set(self.names) | set(other.names))
+        index = {name: i for i, name in enumerate(names)}
+        stats = _onto(self, index) + _onto(other, index)
+        return Part(names, stats, self.report + other.report)
+
+
+def _onto(part: Part, index: dict) -> Statistics:
+    """The part's statistics over the columns of ``index`` (a superset of its own)."""
+    p, stats = len(index), part.stats
+    where = np.array([index[name] for name in part.names], dtype=np.int64)
+    gram = stats.gram.tocoo()
+    moved = sp.csr_matrix((gram.data, (where[gram.row], where[gram.col])), shape=(p, p))
+    sums, xty = np.zeros(p), np.zeros(p)
+    sums[where], xty[where] = stats.sums, stats.xty
+    groups = [where[group] for group in stats.groups]
+    return Statistics(stats.n, stats.sum_y, stats.sum_yy, sums, xty, moved, groups)
+
+
+def _empty_part(groups: int, report: PrepareReport) -> Part:
+    stats = Statistics(0, 0.0, 0.0, np.zeros(0), np.zeros(0), sp.csr_matrix((0, 0)), [])
+    stats.groups = [np.zeros(0, np.int64) for _ in range(groups)]
+    return Part([], stats, report)
+
+
+def prepared_batches(taxi: str, month: str, data_dir: Path, features: str, rows: int):
+    """(rides, report) per batch of a month, prepared as a whole month would be, with the
+    rides the feature set cannot use dropped and counted."""
+    for raw in read_month_batches(taxi, month, data_dir, rows):
+        frame, report = prepare(raw, month, timestamps=needed_timestamps(features))
+        del raw
+        frame, dropped = complete_rows(frame, required_columns(features, frame))
+        report.dropped_missing_feature += dropped
+        report.rows_kept -= dropped
+        yield frame, report
+
+
+def month_part(
+    taxi: str, month: str, data_dir: Path, features: str, median: float | None, rows: int
+) -> Part:
+    """The statistics of one month's training rides, a batch at a time. (A Dask task.)"""
+    groups = len(feature_columns(features, {})[0])
+    total = _empty_part(groups, PrepareReport.empty())
+    for frame, report in prepared_batches(taxi, month, data_dir, features, rows):
+        total = total + _batch_part(frame, report, features, median, groups)
+    return total
+
+
+def _batch_part(frame, report, features: str, median, groups: int) -> Part:
+    if frame.empty:
+        return _empty_part(groups, report)
+    y = frame["duration"].to_numpy()
+    columns = featurize(features, frame, median)
+    categorical, numerical = feature_columns(features, columns)
+    names = fit_feature_names(columns, categorical, numerical)
+    vocabulary = {name: i for i, name in enumerate(names)}
+    design = transform(vocabulary, columns, categorical, numerical)
+    return Part(names, statistics(design, y), report)
+
+
+def month_distances(taxi: str, month: str, data_dir: Path, rows: int):
+    """(values, counts) of the valid distances among a month's kept rides: what the rich
+    features' training median is computed from, exactly, without holding the rides.
+    (A Dask task.)"""
+    values, counts = np.zeros(0), np.zeros(0)
+    for frame, _ in prepared_batches(taxi, month, data_dir, "rich", rows):
+        distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)
+        valid = distance[np.isfinite(distance) & (distance >= 0) & (distance <= DISTANCE_CAP)]
+        values, counts = add_counts((values, counts), np.unique(valid, return_counts=True))
+    return values, counts
+
+
+def add_counts(a, b):
+    values, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
+    return values, np.bincount(inverse, weights=np.concatenate([a[1], b[1]]))
+
+
+def median_of_counts(values: np.ndarray, counts: np.ndarray) -> float:
+    """The median of the values repeated ``counts`` times, as ``np.median`` computes it."""
+    n = int(counts.sum())
+    if n == 0:
+        return 0.0
+    cumulative = np.cumsum(counts)
+    low, high = (
+        values[np.searchsorted(cumulative, k, side="right")] for k in ((n - 1) // 2, n // 2)
+    )
+    return float((low + high) / 2)
+
+
+def month_errors(
+    taxi: str,
+    month: str,
+    data_dir: Path,
+    features: str,
+    median: float | None,
+    names: list[str],
+    coef: np.ndarray,
+    intercept: float,
+    train_mean: float,
+    rows: int,
+):
+    """(squared errors, rides, squared errors of the training mean, report) of a fitted
+    model on one validation month, a batch at a time. (A Dask task.)"""
+    vocabulary = {name: i for i, name in enumerate(names)}
+    sse = baseline = 0.0
+    count, total = 0, PrepareReport.empty()
+    for frame, report in prepared_batches(taxi, month, data_dir, features, rows):
+        total = total + report
+        if frame.empty:
+            continue
+        y = frame["duration"].to_numpy()
+        columns = featurize(features, frame, median)
+        categorical, numerical = feature_columns(features, columns)
+        predicted = transform(vocabulary, columns, categorical, numerical).dot(coef) + intercept
+        sse += float(np.sum((predicted - y) ** 2))
+        baseline += float(np.sum((y - train_mean) ** 2))
+        count += len(y)
+    return sse, count, baseline, total
+
+
+def run_tasks(function, tasks: list[tuple], client=None, label: str = "", quiet: bool = True):
+    """``function(*task)`` for every task, in order: here, or on a Dask cluster's workers."""
+    import sys
+
+    from tqdm import tqdm
+
+    hidden = quiet or not sys.stderr.isatty()
+    bar = tqdm(total=len(tasks), desc=label, unit="month", disable=hidden, leave=False)
+    try:
+        if client is None:
+            results = []
+            for task in tasks:
+                results.append(function(*task))
+                bar.update()
+            return results
+        from dask.distributed import as_completed
+
+        futures = client.map(function, *zip(*tasks), pure=False)
+        for _ in as_completed(futures):
+            bar.update()
+        return client.gather(futures)
+    finally:
+        bar.close()
+
+
+def dask_client(scheduler: str | None):
+    """A client of the scheduler at ``scheduler``, or of a new LocalCluster sized to this
+    machine (one single-threaded worker process per core); closes what it opened."""
+    import contextlib
+    import os
+
+    from ..errors import RideDurationError
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise RideDurationError(
+            "--engine dask needs dask and distributed: pip install -e '.[dask]'"
+        ) from None
+
+    @contextlib.contextmanager
+    def connected():
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout=30)
+            except (OSError, TimeoutError) as exc:
+                raise RideDurationError(
+                    f"cannot reach the Dask scheduler at {scheduler} ({exc})"
+                ) from None
+            with client:
+                yield client
+        else:
+            cores = os.cpu_count() or 1
+            with (
+                LocalCluster(
+                    n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                yield client
+
+    return connected()
+
+
+def fit_months(options, months: list[str], val_months: list[str], solve, client=None):
+    """Stream the training months into statistics, solve once, stream the validation months:
+    (names, coef, intercept, median, train statistics, train report, validation errors)."""
+    from functools import reduce
+
+    rows = options.batch_rows or BATCH_ROWS
+    common = (options.taxi,)
+    median = None
+    if options.features == "rich":
+        tasks = [(*common, m, str(options.data_dir), rows) for m in months]
+        counts = run_tasks(month_distances, tasks, client, "distances", options.quiet)
+        median = median_of_counts(*reduce(add_counts, counts))
+    tasks = [(*common, m, str(options.data_dir), options.features, median, rows) for m in months]
+    parts = run_tasks(month_part, tasks, client, "train", options.quiet)
+    part = reduce(lambda a, b: a + b, parts)
+    coef, intercept = solve(part.stats)
+    train_mean = part.stats.sum_y / part.stats.n if part.stats.n else 0.0
+    tasks = [
+        (
+            *common,
+            m,
+            str(options.data_dir),
+            options.features,
+            median,
+            part.names,
+            coef,
+            intercept,
+            train_mean,
+            rows,
+        )
+        for m in val_months
+    ]
+    errors = run_tasks(month_errors, tasks, client, "validate", options.quiet)
+    sse, count, baseline = (sum(e[i] for e in errors) for i in range(3))
+    val_report = reduce(lambda a, b: a + b, [e[3] for e in errors])
+    return part, coef, intercept, median, (sse, count, baseline, val_report)
