@@ -1,6 +1,8 @@
 """The service's per-ride scorer equals the saved pipeline, for every feature set, on every
 validation ride of the lesson months: its fast lookups and its generic path alike."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from ride_duration import load_model, read_metadata
 from ride_duration.dataset import load_prepared, zone_ids
 from ride_duration.modeling.predict import RideScorer
 from ride_duration.rich import RAW_COLUMNS
-from tests.helpers import copy_months, train_with_cli
+from tests.helpers import assert_clean_failure, copy_months, run_cli, train_with_cli
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,29 @@ def test_scorer_equals_the_pipeline(models, features):
     np.testing.assert_allclose(fast, expected, atol=1e-9, rtol=0)
     np.testing.assert_allclose(generic, expected, atol=1e-9, rtol=0)
     assert (scorer.score_one == scorer._generic) == (features == "rich")
+
+
+def test_predict_one_ride_from_the_command_line(models):
+    folder, _ = models
+    rich = folder / "rich.bin"
+    common = ["predict", "--model", str(rich), "--pu", "43", "--do", "151", "--distance", "1.8"]
+    result = run_cli(*common, "--pickup", "2021-02-01T08:15", "--json")
+    assert result.returncode == 0, result.stderr
+    ride = {
+        "PULocationID": 43,
+        "DOLocationID": 151,
+        "trip_distance": 1.8,
+        "pickup_datetime": "2021-02-01T08:15",
+    }
+    expected = load_model(rich).predict([ride])[0]
+    assert json.loads(result.stdout)["minutes"] == pytest.approx(expected, abs=1e-9)
+    assert_clean_failure(run_cli(*common), "needs the pickup time: give --pickup")
+    assert_clean_failure(run_cli(*common, "--pickup", "soon"), "is not a date and time")
+
+
+@pytest.mark.parametrize("features", ["lesson", "homework"])
+def test_the_course_models_need_only_scikit_learn(models, features):
+    """Their pickles name scikit-learn's classes alone: loading them needs no ride_duration."""
+    data = (models[0] / f"{features}.bin").read_bytes()
+    assert b"ride_duration" not in data and b"sklearn.pipeline" in data
+    assert b"ride_duration.transformers" in (models[0] / "rich.bin").read_bytes()
