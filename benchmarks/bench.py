@@ -107,27 +107,9 @@ def measure_year(year_dir: Path, scratch: Path) -> list[dict]:
         ("rich", YEAR_MONTHS),
     ):
         spec = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
-        command = [
-            sys.executable,
-            "-m",
-            "ride_duration",
-            "train",
-            "--offline",
-            "--quiet",
-            "--json",
-            "--train",
-            spec,
-            "--val",
-            YEAR_VAL,
-            "--features",
-            features,
-            "--batch-rows",
-            str(1 << 20),
-            "--data-dir",
-            str(year_dir),
-            "--model-dir",
-            str(scratch / "models"),
-        ]
+        command = our_train(
+            year_dir, scratch, spec, YEAR_VAL, features, "--batch-rows", str(1 << 20)
+        )
         wall, mib, out = run(command)
         print(
             f"  year {features:<6} {len(months):>2} months {wall:7.2f} s {mib:7.0f} MiB",
@@ -199,17 +181,9 @@ def run(command: list[str]) -> tuple[float, float, dict]:
     return wall, usage.ru_maxrss / 1024, json.loads(stdout.strip().splitlines()[-1])
 
 
-def commands(data_dir: Path, months: tuple[str, str], features: str, scratch: Path):
-    train, val = months
-    course = [
-        sys.executable,
-        str(HERE / "course_approach.py"),
-        str(data_dir / f"green_tripdata_{train}.parquet"),
-        str(data_dir / f"green_tripdata_{val}.parquet"),
-        features,
-        str(scratch / "course.bin"),
-    ]
-    ours = [
+def our_train(data_dir: Path, scratch: Path, train: str, val: str, features: str, *extra: str):
+    """`ride-duration train` on green months, printing its JSON."""
+    return [
         sys.executable,
         "-m",
         "ride_duration",
@@ -225,11 +199,25 @@ def commands(data_dir: Path, months: tuple[str, str], features: str, scratch: Pa
         val,
         "--features",
         features,
+        *extra,
         "--data-dir",
         str(data_dir),
         "--model-dir",
         str(scratch / "models"),
     ]
+
+
+def commands(data_dir: Path, months: tuple[str, str], features: str, scratch: Path):
+    train, val = months
+    course = [
+        sys.executable,
+        str(HERE / "course_approach.py"),
+        str(data_dir / f"green_tripdata_{train}.parquet"),
+        str(data_dir / f"green_tripdata_{val}.parquet"),
+        features,
+        str(scratch / "course.bin"),
+    ]
+    ours = our_train(data_dir, scratch, train, val, features)
     return course, ours
 
 

@@ -196,3 +196,23 @@ def transform(
     )
     numeric_columns = [vocabulary[c] for c in numerical]
     return Design(group_columns, numeric, numeric_columns, len(vocabulary))
+
+
+def build_design(
+    feature_set: str, frame: pd.DataFrame, vocabulary=None, distance_median: float | None = None
+) -> tuple[Design, list[str] | None]:
+    """The design of a feature set on prepared rides, as DictVectorizer would build it: over
+    ``vocabulary`` (a fitted DictVectorizer or its ``vocabulary_``), or, when it is None,
+    over the columns these rides have, whose sorted names come back as the fitted ones."""
+    columns = featurize(feature_set, frame, distance_median)
+    categorical, numerical = feature_columns(feature_set, columns)
+    names = None
+    if vocabulary is None:
+        names = fit_feature_names(columns, categorical, numerical)
+        vocabulary = {name: i for i, name in enumerate(names)}
+    return transform(vocabulary, columns, categorical, numerical), names
+
+
+def numerical_features(feature_set: str, names: list[str]) -> list[str]:
+    """The feature set's numerical columns among fitted feature names."""
+    return [c for c in FEATURE_SETS[feature_set][1] if c in names]

@@ -10,12 +10,11 @@ import numpy as np
 from ..dataset import load_prepared, zone_ids
 from ..errors import RideDurationError
 from ..features import (
+    FEATURE_SETS,
+    build_design,
     complete_rows,
-    feature_columns,
-    featurize,
     needed_timestamps,
     required_columns,
-    transform,
 )
 from ..files import temporary_beside
 from .artifact import load_model, model_version, read_metadata
@@ -106,9 +105,7 @@ def score_month(
     frame, _ = complete_rows(frame, required_columns(feature_set, frame))
     actual = frame["duration"].to_numpy()
     median = pipeline[RIDES_STEP].distance_median_ if RIDES_STEP in pipeline.named_steps else None
-    features = featurize(feature_set, frame, median)
-    categorical, numerical = feature_columns(feature_set, features)
-    design = transform(pipeline[VECTORIZER_STEP], features, categorical, numerical)
+    design, _ = build_design(feature_set, frame, pipeline[VECTORIZER_STEP], median)
     predicted = predict_design(pipeline[-1], design)
     result = {
         "taxi": taxi,
@@ -123,6 +120,7 @@ def score_month(
         result["output"] = str(write_predictions(output, frame, predicted, month, version))
     if keep_predictions:
         result |= {"actual": actual, "predicted": predicted}
+        categorical = list(FEATURE_SETS[feature_set][0])
         if "PU_DO" in categorical:  # rides whose pickup/dropoff pair training never saw
             result["unseen_pair"] = design.group_columns[categorical.index("PU_DO")] < 0
     return result

@@ -19,13 +19,11 @@ import scipy.sparse as sp
 
 from ..dataset import PrepareReport, prepare, read_month_batches
 from ..features import (
+    FEATURE_SETS,
+    build_design,
     complete_rows,
-    feature_columns,
-    featurize,
-    fit_feature_names,
     needed_timestamps,
     required_columns,
-    transform,
 )
 from ..rich import DISTANCE_CAP
 from .statistics import Statistics, statistics
@@ -61,8 +59,8 @@ def _onto(part: Part, index: dict) -> Statistics:
 
 
 def _empty_part(groups: int, report: PrepareReport) -> Part:
-    stats = Statistics(0, 0.0, 0.0, np.zeros(0), np.zeros(0), sp.csr_matrix((0, 0)), [])
-    stats.groups = [np.zeros(0, np.int64) for _ in range(groups)]
+    empty = [np.zeros(0, np.int64) for _ in range(groups)]
+    stats = Statistics(0, 0.0, 0.0, np.zeros(0), np.zeros(0), sp.csr_matrix((0, 0)), empty)
     return Part([], stats, report)
 
 
@@ -82,7 +80,7 @@ def month_part(
     taxi: str, month: str, data_dir: Path, features: str, median: float | None, rows: int
 ) -> Part:
     """The statistics of one month's training rides, a batch at a time. (A Dask task.)"""
-    groups = len(feature_columns(features, {})[0])
+    groups = len(FEATURE_SETS[features][0])
     total = _empty_part(groups, PrepareReport.empty())
     for frame, report in prepared_batches(taxi, month, data_dir, features, rows):
         total = total + _batch_part(frame, report, features, median, groups)
@@ -92,13 +90,8 @@ def month_part(
 def _batch_part(frame, report, features: str, median, groups: int) -> Part:
     if frame.empty:
         return _empty_part(groups, report)
-    y = frame["duration"].to_numpy()
-    columns = featurize(features, frame, median)
-    categorical, numerical = feature_columns(features, columns)
-    names = fit_feature_names(columns, categorical, numerical)
-    vocabulary = {name: i for i, name in enumerate(names)}
-    design = transform(vocabulary, columns, categorical, numerical)
-    return Part(names, statistics(design, y), report)
+    design, names = build_design(features, frame, distance_median=median)
+    return Part(names, statistics(design, frame["duration"].to_numpy()), report)
 
 
 def month_distances(taxi: str, month: str, data_dir: Path, rows: int):
@@ -152,9 +145,7 @@ def month_errors(
         if frame.empty:
             continue
         y = frame["duration"].to_numpy()
-        columns = featurize(features, frame, median)
-        categorical, numerical = feature_columns(features, columns)
-        predicted = transform(vocabulary, columns, categorical, numerical).dot(coef) + intercept
+        predicted = build_design(features, frame, vocabulary, median)[0].dot(coef) + intercept
         sse += float(np.sum((predicted - y) ** 2))
         baseline += float(np.sum((y - train_mean) ** 2))
         count += len(y)

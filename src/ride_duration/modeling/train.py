@@ -20,13 +20,11 @@ from ..errors import DataError, RideDurationError
 from ..features import (
     FEATURE_SETS,
     Design,
+    build_design,
     complete_rows,
-    feature_columns,
-    featurize,
-    fit_feature_names,
     needed_timestamps,
+    numerical_features,
     required_columns,
-    transform,
 )
 from ..files import sha256_file
 from ..rich import DISTANCE_CAP, distance_median
@@ -145,7 +143,7 @@ class Fitted:
     numerical: list[str]
     coef: np.ndarray
     intercept: float
-    design: Design
+    design: Design | None  # None when the months were streamed
     val_design: Design | None = None
     regressor: object = None  # the scikit-learn regressor, for lasso
     notes: list[str] = field(default_factory=list)  # e.g. a solver that did not converge
@@ -213,15 +211,12 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
     Linear and ridge are solved exactly; lasso by scikit-learn."""
     y = train_frame["duration"].to_numpy()
     median = distance_median(train_frame["trip_distance"]) if options.features == "rich" else None
-    train_frame = featurize(options.features, train_frame, median)
-    categorical, numerical = feature_columns(options.features, train_frame)
-    names = fit_feature_names(train_frame, categorical, numerical)
-    vocabulary = {name: index for index, name in enumerate(names)}
-    design = transform(vocabulary, train_frame, categorical, numerical)
+    design, names = build_design(options.features, train_frame, distance_median=median)
+    numerical = numerical_features(options.features, names)
     val_design = None
     if val_frame is not None:
-        val_frame = featurize(options.features, val_frame, median)
-        val_design = transform(vocabulary, val_frame, categorical, numerical)
+        vocabulary = {name: index for index, name in enumerate(names)}
+        val_design, _ = build_design(options.features, val_frame, vocabulary, median)
     regressor, notes = None, []
     if options.model == "lasso":
         from sklearn.linear_model import Lasso
@@ -447,7 +442,7 @@ def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[st
     sse, count, baseline, val_report = errors
     if part.stats.n == 0 or count == 0:
         raise DataError("no ride has every feature recorded")
-    numerical = [c for c in FEATURE_SETS[options.features][1] if c in part.names]
+    numerical = numerical_features(options.features, part.names)
     fitted = Fitted(options, part.names, numerical, coef, intercept, None, None, None, [], median)
     metrics = {
         "n_train": part.stats.n,
