@@ -5,7 +5,9 @@ SHELL := /bin/bash
 BOOTSTRAP_PYTHON ?= python3
 VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
-PIP_FLAGS ?= -q --disable-pip-version-check
+# pip shows what it collects and installs as it goes (a first setup takes a few minutes);
+# PIP_FLAGS=-q silences it.
+PIP_FLAGS ?= --disable-pip-version-check --progress-bar on
 
 # With PYTHON pointing elsewhere (a conda environment), no .venv is created; the stamps that
 # record what was installed still live in $(VENV)/.
@@ -14,17 +16,22 @@ VENV_PYTHON := $(VENV)/bin/python
 endif
 
 $(VENV)/bin/python:
+	@echo "==> creating the virtual environment $(VENV)"
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: requirements.txt requirements-runtime.txt pyproject.toml | $(VENV_PYTHON)
+	@echo "==> installing requirements.txt: the runtime pins, Jupyter and this package (a few minutes the first time)"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements.txt
 	@mkdir -p $(VENV) && touch $@
+	@echo "==> set up: source $(VENV)/bin/activate puts ride-duration on your PATH"
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	@echo "==> installing requirements-dev.txt: the test and lint tools"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
 	@touch $@
 
 $(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
+	@echo "==> installing requirements-bench.txt: the benchmarks' extras"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-bench.txt
 	@touch $@
 

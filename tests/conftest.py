@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from ride_duration.config import BASE_URL_ENV, PROJECT_ROOT, SHARED_TLC_ENV
+from ride_duration.config import BASE_URL_ENV
 from ride_duration.download import BACKOFF_ENV
-from tests.helpers import copy_months, simple_rides, write_green
-
-LESSON_MONTHS = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
+from tests.helpers import (
+    LESSON_MONTHS,
+    copy_months,
+    missing_files_reason,
+    require_tlc_files,
+    simple_rides,
+    tlc_candidates,
+    write_green,
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -30,25 +36,26 @@ def _no_internet():
             os.environ[key] = value
 
 
-def _tlc_candidates() -> list[Path]:
-    """Where the real months may be: the folder named by the environment, or else the shared
-    folder beside the project and then the project's own data/ (after `make data`)."""
-    configured = os.environ.get(SHARED_TLC_ENV)
-    names = [configured] if configured else ["../shared/data/tlc", "data"]
-    return [p if p.is_absolute() else (PROJECT_ROOT / p).resolve() for p in map(Path, names)]
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tlc_files(*names): real TLC files the test needs beside the lesson months"
+    )
 
 
 @pytest.fixture(scope="session")
 def tlc_dir() -> Path:
-    candidates = _tlc_candidates()
-    for path in candidates:
+    for path in tlc_candidates():
         if (path / LESSON_MONTHS[0]).is_file():
             return path
-    looked = ", ".join(str(p) for p in candidates)
-    pytest.skip(
-        f"real TLC files ({LESSON_MONTHS[0]}) not found in {looked}; "
-        f"run `make data` or set {SHARED_TLC_ENV} to their folder"
-    )
+    pytest.skip(missing_files_reason([LESSON_MONTHS[0]], None))
+
+
+@pytest.fixture(autouse=True)
+def _needed_tlc_files(request):
+    """A test marked ``tlc_files(...)`` skips unless the real-files folder holds them all."""
+    marker = request.node.get_closest_marker("tlc_files")
+    if marker:
+        require_tlc_files(request.getfixturevalue("tlc_dir"), *marker.args)
 
 
 @pytest.fixture

@@ -12,6 +12,34 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ride_duration.config import PROJECT_ROOT, SHARED_TLC_ENV
+
+LESSON_MONTHS = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
+
+
+def tlc_candidates() -> list[Path]:
+    """Where the real months may be: the folder named by the environment, or else the shared
+    folder beside the project and then the project's own data/ (after `make data`)."""
+    configured = os.environ.get(SHARED_TLC_ENV)
+    names = [configured] if configured else ["../shared/data/tlc", "data"]
+    return [p if p.is_absolute() else (PROJECT_ROOT / p).resolve() for p in map(Path, names)]
+
+
+def missing_files_reason(names, folder: Path | None) -> str:
+    looked = str(folder) if folder else ", ".join(str(p) for p in tlc_candidates())
+    return (
+        f"real TLC files not found: {', '.join(names)} (looked in {looked}); "
+        f"run `make data` or set {SHARED_TLC_ENV} to their folder"
+    )
+
+
+def require_tlc_files(folder: Path, *names: str) -> Path:
+    """Skip, naming every missing file and the folder, unless ``folder`` holds all ``names``."""
+    missing = [name for name in names if not (Path(folder) / name).is_file()]
+    if missing:
+        pytest.skip(missing_files_reason(missing, Path(folder)))
+    return Path(folder)
+
 
 def at(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 1) -> dt.datetime:
     return dt.datetime(2021, month, day, hour, minute, second)
@@ -35,10 +63,9 @@ def trips(rows: list[tuple]) -> pd.DataFrame:
 
 
 def copy_months(source: Path, target: Path, *names: str) -> Path:
+    require_tlc_files(source, *names)
     target.mkdir(parents=True, exist_ok=True)
     for name in names:
-        if not (source / name).is_file():
-            pytest.skip(f"{name} not found in {source}")
         shutil.copyfile(source / name, target / name)
     return target
 

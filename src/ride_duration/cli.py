@@ -369,10 +369,13 @@ def _run_homework(args: argparse.Namespace) -> int:
     from .homework import COHORTS, answer_table, answers
 
     cohort = COHORTS.get(args.cohort)
+    train_month = args.train or (cohort.train_month if cohort else "2023-01")
+    val_month = args.val or (cohort.val_month if cohort else "2023-02")
+    _warn_month_order(train_month, val_month)
     result = answers(
         args.taxi or (cohort.taxi if cohort else "yellow"),
-        args.train or (cohort.train_month if cohort else "2023-01"),
-        args.val or (cohort.val_month if cohort else "2023-02"),
+        train_month,
+        val_month,
         args.data_dir,
         cohort=args.cohort,
         offline=args.offline,
@@ -394,6 +397,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     from .modeling.compare import compare_models
 
     taxi, specs = check_taxi(args.taxi), [args.train, args.val]
+    _warn_month_order(args.train, args.val)
     for month in dict.fromkeys(m for spec in specs for m in parse_months(spec)):
         ensure_month(
             taxi,
@@ -413,6 +417,13 @@ def _run_compare(args: argparse.Namespace) -> int:
     else:
         print(table.to_string(float_format=lambda v: f"{v:.5f}"))
     return 0
+
+
+def _warn_month_order(train: str, val: str) -> None:
+    from .dataset import month_order_note, parse_months
+
+    if note := month_order_note(parse_months(train), parse_months(val)):
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
 
 
 def _run_plots(args: argparse.Namespace) -> int:

@@ -290,6 +290,24 @@ def parse_months(text: str, *, today: dt.date | None = None) -> list[str]:
     return list(dict.fromkeys(months))
 
 
+def month_order_note(train_months: list[str], val_months: list[str]) -> str | None:
+    """A warning when validation does not come after training: the same month (the RMSE is
+    then not out of sample) or an earlier one (the model is validated on the past)."""
+    shared = [m for m in val_months if m in train_months]
+    if shared:
+        return (
+            f"validation month equals training month ({', '.join(shared)}): "
+            "the validation RMSE is not an out-of-sample estimate"
+        )
+    earlier = [m for m in val_months if m < max(train_months)]
+    if earlier:
+        return (
+            f"validation month {', '.join(earlier)} is not after every training month "
+            f"(the last is {max(train_months)}): the model is validated on the past"
+        )
+    return None
+
+
 # Plausible trip times: what falls outside is a recording error, read as a missing time.
 EARLIEST, LATEST = np.datetime64("2000-01-01", "us"), np.datetime64("2100-01-01", "us")
 EPOCH_PER_SECOND = (1, 1e3, 1e6, 1e9)  # seconds, milliseconds, microseconds, nanoseconds

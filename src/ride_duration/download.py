@@ -10,6 +10,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -55,21 +56,53 @@ class _Retryable(Exception):
     """A transient failure: connection dropped, short body, 5xx."""
 
 
+_HOST = re.compile(r"\w([\w-]*\w)?(\.\w([\w-]*\w)?)*\.?", re.ASCII)
+
+
 def check_base_url(url: str) -> str:
     """A mirror's URL must be http(s)://host[:port][/path]: refuse anything else before a
     request is built from it."""
-    parts = urllib.parse.urlsplit(url)
-    problem = None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problem = "write it as http(s)://host[:port][/path]"
-    else:
-        try:
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            problem = "its port is not a number from 0 to 65535"
+    problem = _base_url_problem(str(url))
     if problem:
         raise DownloadError(f"base URL {url!r} ({BASE_URL_ENV} or --base-url): {problem}")
-    return url.rstrip("/")
+    return str(url).rstrip("/")
+
+
+def _base_url_problem(url: str) -> str | None:
+    usage = "write it as http(s)://host[:port][/path]"
+    if not url.isascii() or not url.isprintable() or any(c.isspace() for c in url):
+        return f"{usage}, in printable ASCII without spaces (percent-encode the rest)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        return f"{usage} ({exc})"
+    if parts.scheme not in ("http", "https") or not host:
+        return usage
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "its port is not a number from 1 to 65535"
+    if parts.query or parts.fragment or parts.username is not None:
+        return f"{usage}, without a query, a fragment or a user name"
+    written = (f"[{host}]" if ":" in host else host) + ("" if port is None else f":{port}")
+    if parts.netloc.lower() != written.lower():
+        return f"{usage}: {parts.netloc!r} is not host[:port]"
+    if not (_HOST.fullmatch(host) or _is_ip_literal(host)):
+        return f"{usage}: {host!r} is not a host name or an IP address"
+    return None
+
+
+def _is_ip_literal(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def month_url(taxi: str, month: str, base: str | None = None) -> str:

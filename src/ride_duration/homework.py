@@ -37,6 +37,22 @@ QUESTIONS_2022 = {
 }
 
 
+# How close a notebook's own answer must be to the package's: counts exactly, floating-point
+# answers to rounding, RMSEs to 1e-4 (LinearRegression's iterative solver stops at a tolerance
+# where the package solves exactly).
+TOLERANCE = {
+    "columns": 0,
+    "records": 0,
+    "n_features": 0,
+    "duration_std": 1e-9,
+    "duration_mean": 1e-9,
+    "fraction_kept": 1e-12,
+    "fraction_missing_pickup": 1e-12,
+    "train_rmse": 1e-4,
+    "val_rmse": 1e-4,
+}
+
+
 @dataclass(frozen=True)
 class Cohort:
     taxi: str
@@ -111,3 +127,17 @@ def answer_table(result: dict, cohort: int | None = None):
         {"question": [questions[k] for k in result], "answer": shown},
         index=pd.Index(list(result), name="key"),
     )
+
+
+def check_table(mine: dict, package: dict, cohort: int | None = None):
+    """Each of ``mine`` (answers computed in a notebook) beside the package's: ✓ where they
+    agree within ``TOLERANCE``, a loud ✗ DIFFERENT where not."""
+    import pandas as pd
+
+    questions = COHORTS[cohort].questions if cohort else QUESTIONS
+    rows = []
+    for key, reference in package.items():
+        value = mine.get(key)
+        same = value is not None and abs(float(value) - reference) <= TOLERANCE[key]
+        rows.append((questions[key], value, reference, "✓" if same else "✗ DIFFERENT"))
+    return pd.DataFrame(rows, columns=["question", "notebook", "package", "same"])

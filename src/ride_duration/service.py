@@ -72,6 +72,57 @@ class Predictions(BaseModel):
     model_version: str
 
 
+class Refusal(BaseModel):
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    detail: list[FieldError]
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts and styles served by the app itself,
+    from the pinned fastapi-offline package: FastAPI's own pages load them from a CDN, which
+    an offline machine or a proxy leaves blank."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes gets 413, counted as it arrives
     (a client may send no Content-Length, or a false one)."""
@@ -132,7 +183,10 @@ def create_app(model_path: Path | str) -> FastAPI:
         title="ride-duration",
         summary="Predict NYC taxi ride durations (minutes) from pickup, dropoff and distance.",
         version=version,
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app)
 
     def score(rides: list[dict], batch: bool) -> list[float]:
         missing = [
@@ -162,6 +216,10 @@ def create_app(model_path: Path | str) -> FastAPI:
         "/predict",
         response_model=Prediction | Predictions,
         openapi_extra={"requestBody": REQUEST_SCHEMA},
+        responses={
+            413: {"model": Refusal, "description": "The body is over 4 MiB"},
+            422: {"model": Invalid, "description": "A ride is not valid: the field is named"},
+        },
     )
     async def predict(request: Request):
         """One ride → ``duration``; a JSON array of rides → ``durations``, in order."""

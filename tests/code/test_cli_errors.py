@@ -127,6 +127,33 @@ def test_same_training_and_validation_month_is_only_a_warning(good_months, tmp_p
     assert "warning: validation month equals training month" in result.stderr
 
 
+def test_validating_on_an_earlier_month_is_a_warning(good_months, tmp_path):
+    result = train(good_months, tmp_path / "m", "--train", "2021-02", "--val", "2021-01")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: validation month 2021-01 is not after every training month (the last is "
+        "2021-02): the model is validated on the past"
+    ) in result.stderr
+    assert (tmp_path / "m/lin_reg.bin").is_file()
+
+
+@pytest.mark.parametrize(
+    ("train_months", "val_months", "expected"),
+    [
+        (["2021-01"], ["2021-02"], None),
+        (["2021-01", "2021-02"], ["2021-03"], None),
+        (["2021-03"], ["2021-02"], "validation month 2021-02 is not after"),
+        (["2021-01", "2021-03"], ["2021-02"], "validation month 2021-02 is not after"),
+        (["2021-01"], ["2021-01"], "validation month equals training month (2021-01)"),
+    ],
+)
+def test_month_order_note(train_months, val_months, expected):
+    from ride_duration.dataset import month_order_note
+
+    note = month_order_note(train_months, val_months)
+    assert note == expected if expected is None else expected in note
+
+
 def test_debug_shows_the_traceback(tmp_path):
     result = run_cli(
         "--debug",

@@ -4,11 +4,14 @@ counted) or exit 2 with one or two lines; never a traceback, NaN, Infinity or a 
 import datetime as dt
 import json
 import math
+import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ride_duration import cli, load_model
 from tests.helpers import (
@@ -244,6 +247,16 @@ def test_plots_out_naming_an_existing_file(tmp_path):
         ("ftp://127.0.0.1/", "write it as http(s)://host"),
         ("http://127.0.0.1:99999999", "port is not a number"),
         ("http://127.0.0.1:eighty", "port is not a number"),
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://[::1]]:80", "write it as http(s)://host"),
+        ("http://exa mple.com", "without spaces"),
+        ("http://mirror\n.example", "printable ASCII"),
+        ("http://例え.jp", "printable ASCII"),
+        ("http://:8000", "write it as http(s)://host"),
+        ("http://127.0.0.1:0", "port is not a number"),
+        ("http://a..b/", "is not a host name"),
+        ("http://user:secret@mirror.example", "without a query, a fragment or a user name"),
+        ("http://mirror.example/?month=1", "without a query"),
     ],
 )
 def test_a_base_url_that_is_not_http_is_refused_before_any_request(tmp_path, url, fragment):
@@ -252,6 +265,23 @@ def test_a_base_url_that_is_not_http_is_refused_before_any_request(tmp_path, url
     )
     assert_clean_failure(result, fragment)
     assert leftovers(tmp_path) == []
+    from_environment = run_cli(
+        "train", "--data-dir", str(tmp_path), env={"RIDE_DURATION_BASE_URL": url}
+    )
+    assert_clean_failure(from_environment, fragment, "RIDE_DURATION_BASE_URL")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | st.from_regex(r"https?://[^/]{0,20}(/.{0,10})?", fullmatch=True))
+def test_any_base_url_is_accepted_or_refused_in_one_line(url):
+    from ride_duration.download import DownloadError, check_base_url, month_url
+
+    try:
+        checked = check_base_url(url)
+    except DownloadError as exc:
+        assert "\n" not in str(exc).replace(repr(url), "")
+        return
+    assert month_url("green", "2021-01", checked).startswith(checked + "/trip-data/")
 
 
 @pytest.mark.parametrize(
@@ -331,6 +361,8 @@ def test_a_file_the_os_will_not_let_us_read(monkeypatch, tmp_path, capsys, targe
         pyarrow.parquet, "ParquetFile", lambda p, **k: refuse(p) or real_parquet(p, **k)
     )
     monkeypatch.setattr(type(denied), "read_bytes", lambda p: refuse(p) or real_read_bytes(p))
+    real_open = os.open  # what load_model opens a model file with
+    monkeypatch.setattr(os, "open", lambda p, *a, **k: refuse(p) or real_open(p, *a, **k))
     monkeypatch.setattr(
         type(denied), "read_text", lambda p, *a, **k: refuse(p) or real_read_text(p, *a, **k)
     )

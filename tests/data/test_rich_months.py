@@ -11,6 +11,7 @@ from ride_duration.dataset import load_prepared
 from ride_duration.modeling.predict import score_month
 from ride_duration.modeling.train import TrainOptions, fit, rmse, train
 from ride_duration.rich import RAW_COLUMNS
+from tests.helpers import require_tlc_files
 
 # The course's tuned XGBoost (module 2) on these pairs: what rich must match.
 TARGETS = {("2021-01", "2021-02"): 6.32, ("2023-01", "2023-02"): 5.14}
@@ -24,9 +25,7 @@ PAIRS = [
 
 
 def prepared(tlc_dir, month):
-    path = tlc_dir / f"green_tripdata_{month}.parquet"
-    if not path.is_file():
-        pytest.skip(f"{path.name} not found in {tlc_dir}")
+    require_tlc_files(tlc_dir, f"green_tripdata_{month}.parquet")
     return load_prepared("green", month, tlc_dir)[0]
 
 

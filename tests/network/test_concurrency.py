@@ -57,6 +57,12 @@ def test_ten_downloads_of_one_month_at_once(mirror, tlc_dir, tmp_path):
     assert leftovers(tmp_path) == ["MANIFEST.json", MONTH]
 
 
+@pytest.mark.tlc_files(
+    *(
+        f"green_tripdata_{m}.parquet"
+        for m in ("2021-03", "2021-04", "2021-05", "2022-01", "2022-02")
+    )
+)
 def test_downloads_of_different_months_at_once_all_reach_the_manifest(mirror, tlc_dir, tmp_path):
     months = ["2021-01", "2021-02", "2021-03", "2021-04", "2021-05", "2022-01", "2022-02"]
     commands = [

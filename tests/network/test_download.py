@@ -126,6 +126,7 @@ def test_bad_arguments_are_refused_before_any_request(mirror, tmp_path, args):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.tlc_files("taxi_zone_lookup.csv")
 def test_zone_lookup_keeps_its_NA_zone_names(mirror, tmp_path):
     from ride_duration.dataset import read_zones
 
@@ -137,6 +138,7 @@ def test_zone_lookup_keeps_its_NA_zone_names(mirror, tmp_path):
     assert "NA" in set(zones["Zone"])  # zone 265, which pandas would read as missing
 
 
+@pytest.mark.tlc_files("taxi_zone_lookup.csv")
 def test_verify_reports_changed_files(mirror, tmp_path):
     assert download(mirror.url, tmp_path, "--month", "2021-01", "--zones").returncode == 0
     ok = download(mirror.url, tmp_path, "--verify")
@@ -166,6 +168,7 @@ def test_train_with_an_unpublished_month_exits_2(mirror, tmp_path):
     assert leftovers(tmp_path / "models") == []  # no model, no partial file
 
 
+@pytest.mark.tlc_files("green_tripdata_2021-03.parquet")
 def test_predict_fetches_the_month_it_scores(mirror, tmp_path):
     trained = train_from(mirror, tmp_path, "--json")
     assert trained.returncode == 0, trained.stderr

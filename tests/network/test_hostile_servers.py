@@ -121,6 +121,7 @@ def test_a_signal_mid_download_cleans_up(mirror, tmp_path, signum):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.tlc_files("green_tripdata_2021-03.parquet")
 def test_another_months_file_is_refused(tlc_dir, tmp_path):
     from tests.network.conftest import TLCMirror
 

@@ -306,3 +306,53 @@ def test_lesson_notebook_takes_a_range_of_months(tlc_dir, tmp_path):
     assert "ERROR" not in outputs and "✗" not in outputs
     assert "135,829" in outputs  # the rides kept in both training months together
     assert (tmp_path / "models/lin_reg_green_2021-01..2021-02_2021-03.bin").is_file()
+
+
+def test_homework_notebook_says_what_it_needs_and_answers_after_the_learner():
+    notebook = nbformat.read(HOMEWORK, as_version=4)
+    cells = [c.source for c in notebook.cells]
+    parameters = next(
+        i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])
+    )
+    before = "\n".join(cells[:parameters])
+    for needed in ("yellow_tripdata_2023-01.parquet", "data/", 'taxi = "green"', '"2021-01"'):
+        assert needed in before, needed
+    answers = next(
+        i for i, c in enumerate(notebook.cells) if "answers" in c.metadata.get("tags", [])
+    )
+    last_question = max(i for i, c in enumerate(cells) if 'mine["' in c and "=" in c)
+    assert last_question < answers
+
+
+def error_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    return [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def test_a_missing_month_is_one_line_in_the_notebook(tmp_path):
+    """A package error renders as its CLI line with the fix, without the package's frames."""
+    import re
+
+    from papermill.exceptions import PapermillExecutionError
+
+    (tmp_path / "data").mkdir()
+    with pytest.raises(PapermillExecutionError):
+        run_with_papermill(HOMEWORK, homework_parameters(tmp_path), tmp_path)
+    (error,) = error_outputs(tmp_path / f"executed-{HOMEWORK.name}")
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in error.traceback]
+    text = "\n".join(lines)
+    assert len(text.splitlines()) == 2, text
+    assert lines[0].startswith("DownloadError: ") and "file not found (--offline)" in lines[0]
+    assert "ride-duration download --taxi green --month 2023-01" in lines[0]
+    assert "File " not in text and ".py" not in text
+
+
+def test_the_traceback_stays_reachable(tmp_path, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    monkeypatch.setenv("RIDE_DURATION_DEBUG", "1")
+    (tmp_path / "data").mkdir()
+    with pytest.raises(PapermillExecutionError):
+        run_with_papermill(HOMEWORK, homework_parameters(tmp_path), tmp_path)
+    (error,) = error_outputs(tmp_path / f"executed-{HOMEWORK.name}")
+    assert "download.py" in "\n".join(error.traceback)

@@ -168,6 +168,33 @@ def test_health_model_and_docs(service):
     assert "PULocationID" in json.dumps(spec)
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_load_with_no_request_leaving_the_machine(service, page):
+    """Every script, stylesheet and icon the page names is a path on this server, and the
+    server answers it: no CDN, so the page works offline."""
+    import re
+
+    status, html = service.request("GET", page)
+    assert status == 200
+    text = html.decode()
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", text)
+    assets += re.findall(r"""url:\s*["']([^"']+)["']""", text)  # Swagger UI's openapi.json
+    assert len(assets) >= 2, text
+    for asset in assets:
+        assert asset.startswith("/") and not asset.startswith("//"), asset
+        got, body = service.request("GET", asset)
+        assert got == 200 and len(body) > 0, asset
+    assert "googleapis" not in text and "cdn." not in text
+
+
+def test_the_openapi_document_lists_the_real_refusals(service):
+    _, spec = service.request("GET", "/openapi.json")
+    answers = spec["paths"]["/predict"]["post"]["responses"]
+    assert {"200", "413", "422"} <= set(answers)
+    status, refused = service.request("POST", "/predict", {"PULocationID": "x"})
+    assert status == 422 and set(refused["detail"][0]) == {"loc", "msg", "type"}
+
+
 def test_a_missing_zone_is_the_models_minus_one(service):
     ride = {"DOLocationID": 151, "trip_distance": 2.0, "pickup_datetime": "2021-02-01T08:00"}
     status, answer = service.request("POST", "/predict", body_of(service, ride))

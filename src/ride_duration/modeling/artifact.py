@@ -20,6 +20,7 @@ import json
 import os
 import pickle
 import re
+import stat
 from pathlib import Path
 
 from ..errors import ModelFileError
@@ -133,6 +134,10 @@ def read_metadata(bin_path: Path, data: bytes | None = None) -> dict:
     """The sidecar entry that vouches for this .bin (whose bytes are ``data`` if given);
     refuses a .bin that no sidecar vouches for."""
     bin_path = Path(bin_path)
+    if bin_path.is_dir():
+        raise ModelFileError(f"{bin_path}: is a folder, not a model file")
+    if bin_path.exists() and not bin_path.is_file():
+        raise ModelFileError(f"{bin_path}: is not a regular file, not a model file")
     if not bin_path.is_file():
         raise ModelFileError(f"{bin_path}: model file not found")
     side_path = sidecar_path(bin_path)
@@ -162,11 +167,88 @@ def model_version(metadata: dict, bin_path: Path) -> str:
 
 
 def load_model(bin_path: Path | str):
-    """Unpickle a model written by ``save_model``, after checking it against its sidecar."""
+    """Unpickle a model written by ``save_model``, after checking it against its sidecar.
+    Only the classes a saved pipeline is made of are unpickled (``ModelUnpickler``), so even
+    a file its sidecar vouches for cannot run other code."""
     bin_path = Path(bin_path)
+    data = read_model_bytes(bin_path)
+    read_metadata(bin_path, data)
+    return unpickle_model(data, bin_path)
+
+
+def read_model_bytes(bin_path: Path) -> bytes:
+    """The bytes of a model file; a folder, a FIFO or a device is refused without waiting on
+    it (opened non-blocking, checked to be a regular file before reading)."""
     try:
-        data = bin_path.read_bytes()
+        fd = os.open(bin_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ModelFileError(f"{bin_path}: model file not found") from None
-    read_metadata(bin_path, data)
-    return pickle.loads(data)
+    except IsADirectoryError:
+        raise ModelFileError(f"{bin_path}: is a folder, not a model file") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ModelFileError(f"{bin_path}: is {kind}, not a model file")
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+# What the pickle of a saved pipeline refers to besides estimator classes: NumPy's array and
+# scalar reconstruction.
+NUMPY_GLOBALS = {
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+}
+
+
+class ModelUnpickler(pickle.Unpickler):
+    """Unpickles scikit-learn estimators (and this package's), NumPy arrays, dtypes and
+    scalars; refuses every other global, so a pickle that calls anything else never runs."""
+
+    def find_class(self, module: str, name: str):
+        import numpy as np
+
+        if (module, name) in NUMPY_GLOBALS:
+            return super().find_class(module, name)
+        if module.split(".")[0] in ("sklearn", "ride_duration", "numpy"):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and _is_model_class(found, np):
+                return found
+        raise pickle.UnpicklingError(
+            f"it refers to {module}.{name}, which a ride-duration model never holds"
+        )
+
+
+def _is_model_class(cls: type, np) -> bool:
+    from sklearn.base import BaseEstimator
+
+    return issubclass(cls, (BaseEstimator, np.generic)) or cls.__module__ == "numpy.dtypes"
+
+
+def unpickle_model(data: bytes, bin_path: Path):
+    """The Pipeline in ``data``; anything else (a truncated or foreign pickle) is refused."""
+    import io
+
+    from sklearn.pipeline import Pipeline
+
+    try:
+        model = ModelUnpickler(io.BytesIO(data)).load()
+    except Exception as exc:  # truncated or corrupt pickles raise many types
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelFileError(
+            f"{bin_path}: not a loadable ride-duration model ({detail}); retrain with "
+            "`ride-duration train`"
+        ) from None
+    if not isinstance(model, Pipeline) or not hasattr(model[-1], "predict"):
+        raise ModelFileError(
+            f"{bin_path}: holds a {type(model).__name__}, not a ride-duration model pipeline; "
+            "retrain with `ride-duration train`"
+        )
+    return model

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DATA_DIR, MODELS_DIR
-from ..dataset import check_taxi, load_prepared, month_path, parse_months
+from ..dataset import check_taxi, load_prepared, month_order_note, month_path, parse_months
 from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
 from ..features import (
@@ -296,12 +296,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     )
     if options.model == "lasso" or not can_skip_import():
         start_background_imports()
-    notes = []
-    if set(months) & set(val_months):
-        notes.append(
-            f"validation month equals training month ({options.val_month}): "
-            "the validation RMSE is not an out-of-sample estimate"
-        )
+    notes = [note] if (note := month_order_note(months, val_months)) else []
     if save:  # before minutes of work, not after
         prepare_model_dir(options.model_dir)
         check_model_name(options.model_dir, options.name)
