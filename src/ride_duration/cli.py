@@ -280,33 +280,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    import shutil
     import socket
+    import tempfile
 
-    from .modeling.artifact import load_model
-    from .service import MODEL_ENV
+    from .service import MODEL_ENV, snapshot_model
 
-    load_model(args.model)  # a missing or tampered model stops here, before any port is bound
     if not 0 <= args.port <= 65535 or args.workers < 1:
         raise RideDurationError("--port must be 0 to 65535 and --workers at least 1")
+    # The model is checked here, before any port is bound, and every worker serves this
+    # checked copy: a model replaced on disk while the service runs (or while its workers
+    # start) changes nothing until the next start.
+    snapshot_dir = Path(tempfile.mkdtemp(prefix="ride-duration-serve-"))
     try:
-        with socket.create_server((args.host, args.port)):
-            pass
-    except OSError as exc:
-        raise RideDurationError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
-        ) from None
-    import uvicorn
+        model = snapshot_model(args.model, snapshot_dir)
+        try:
+            with socket.create_server((args.host, args.port)):
+                pass
+        except OSError as exc:
+            raise RideDurationError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
+            ) from None
+        import uvicorn
 
-    os.environ[MODEL_ENV] = str(Path(args.model).resolve())
-    uvicorn.run(
-        "ride_duration.service:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=not args.no_access_log,
-        log_level="info",
-    )
+        os.environ[MODEL_ENV] = str(model)
+        uvicorn.run(
+            "ride_duration.service:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=not args.no_access_log,
+            log_level="info",
+        )
+    finally:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
     return 0
 
 
@@ -465,7 +473,12 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.output and not args.month:
         raise RideDurationError("--output goes with --month: it holds a month's predictions")
     if args.month:
+        from .dataset import month_path
         from .download import ensure_month
+
+        if args.output:
+            scored = month_path(args.taxi, args.month, args.data_dir)
+            predict.check_output(args.output, [scored, Path(args.model)])
 
         ensure_month(
             args.taxi,

@@ -22,6 +22,12 @@ TAXI_TYPES = ("yellow", "green", "fhv", "fhvhv")
 MIN_DURATION_MINUTES = 1.0
 MAX_DURATION_MINUTES = 60.0
 
+# What a single ride given by hand (predict, serve) may hold: zone IDs from -1 (missing) up to
+# a bound far above TLC's 265 zones, distances from 0 to a billion miles (TLC records hold rides
+# of 244,152 miles, which a model must still answer; the bound keeps answers finite).
+MAX_ZONE_ID = 1_000_000
+MAX_MILES = 1e9
+
 
 def base_url() -> str:
     """The TLC CDN, or a mirror named by the environment."""

@@ -15,6 +15,7 @@ it at the start of a saved ``rich`` pipeline, so the model takes raw rides.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import math
 
 import numpy as np
@@ -57,11 +58,12 @@ def _pickup_parts(values) -> tuple[np.ndarray, np.ndarray]:
     """(hour, weekday with Monday 0) of each pickup, -1 where it is missing or not a
     timestamp. Time-zone-aware values count in their own local time."""
     values = pd.Series(values)
-    if not pd.api.types.is_datetime64_any_dtype(values):
-        values = pd.to_datetime(values, errors="coerce", format="mixed")
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_localize(None)
-    stamps = values.to_numpy("datetime64[us]")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        stamps = values.to_numpy("datetime64[us]")
+    else:  # rides given one by one: each value's own wall time, whatever its zone
+        stamps = np.array([_wall_time(v) for v in values], dtype="datetime64[us]")
     missing = np.isnat(stamps)
     # Float division is several times faster than integer division here, and exact: the
     # microsecond counts are below 2**53, and a time 1 µs before an hour boundary is further
@@ -71,6 +73,23 @@ def _pickup_parts(values) -> tuple[np.ndarray, np.ndarray]:
     hour = np.where(missing, -1, hours - 24 * days).astype(np.int64)
     weekday = np.where(missing, -1, (days + 3) % 7).astype(np.int64)  # 1970-01-01: Thursday
     return hour, weekday
+
+
+def _wall_time(value) -> np.datetime64:
+    """A pickup given as a datetime, a Timestamp or an ISO string, as its local wall time in
+    microseconds; anything else (or a time that does not parse) is missing."""
+    if isinstance(value, str):
+        try:
+            value = pd.Timestamp(value)
+        except (ValueError, OverflowError):
+            return np.datetime64("NaT")
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime(warn=False) if value is not pd.NaT else None
+    if isinstance(value, dt.datetime):
+        return np.datetime64(value.replace(tzinfo=None), "us")
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[us]")
+    return np.datetime64("NaT")
 
 
 def rich_frame(frame: pd.DataFrame, median: float) -> pd.DataFrame:

@@ -17,6 +17,7 @@ naming the field.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -27,13 +28,20 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from .modeling.artifact import load_model, model_version, read_metadata
+from .config import MAX_MILES, MAX_ZONE_ID
+from .modeling.artifact import (
+    load_model,
+    model_version,
+    read_metadata,
+    read_model_bytes,
+    sidecar_path,
+    unpickle_model,
+)
 from .modeling.predict import RideScorer
 
 MODEL_ENV = "RIDE_DURATION_MODEL"
 MAX_BATCH = 10_000
 MAX_BODY_BYTES = 4 << 20
-MAX_MILES = 1e9  # TLC records hold rides of 244,152 miles; this bound keeps answers finite
 JSON = "application/json"
 
 
@@ -42,8 +50,8 @@ class Ride(TypedDict, total=False):
     """One ride, as the course's web service takes it. (A TypedDict: a batch validates into
     dicts several times faster than into model objects.)"""
 
-    PULocationID: Annotated[int, Field(ge=-1, le=1_000_000, strict=True)]
-    DOLocationID: Annotated[int, Field(ge=-1, le=1_000_000, strict=True)]
+    PULocationID: Annotated[int, Field(ge=-1, le=MAX_ZONE_ID, strict=True)]
+    DOLocationID: Annotated[int, Field(ge=-1, le=MAX_ZONE_ID, strict=True)]
     trip_distance: Annotated[float, Field(ge=0, le=MAX_MILES, allow_inf_nan=False)] | None
     pickup_datetime: dt.datetime | None
 
@@ -237,11 +245,11 @@ def create_app(model_path: Path | str) -> FastAPI:
         # than predicting it.
         return Response(ANSWER.dump_json(answer | {"model_version": version}), media_type=JSON)
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     def health():
         return {"status": "ok", "model_version": version}
 
-    @app.get("/model")
+    @app.api_route("/model", methods=["GET", "HEAD"])
     def model():
         """The saved model's sidecar: taxi type, months, features, metrics, versions."""
         return {k: v for k, v in metadata.items() if k != "pending"} | {"model_version": version}
@@ -255,6 +263,19 @@ def create_app(model_path: Path | str) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     return app
+
+
+def snapshot_model(model_path: Path | str, folder: Path) -> Path:
+    """Check a saved model (sidecar, sha256, what its pickle holds) and copy the checked bytes
+    and their sidecar entry into ``folder``; return the copy's path, named as the original."""
+    model_path = Path(model_path)
+    data = read_model_bytes(model_path)
+    metadata = read_metadata(model_path, data)
+    unpickle_model(data, model_path)
+    copy = Path(folder) / model_path.name
+    copy.write_bytes(data)
+    sidecar_path(copy).write_text(json.dumps(metadata))
+    return copy
 
 
 def app_from_environment() -> FastAPI:

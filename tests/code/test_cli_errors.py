@@ -214,3 +214,21 @@ def test_an_unwritable_model_dir_is_refused_before_any_work(monkeypatch, tmp_pat
     with pytest.raises(ModelFileError, match="not writable"):
         # No data at all: the folder check comes before reading anything.
         train_model(TrainOptions(data_dir=tmp_path / "nothing", model_dir=tmp_path, offline=True))
+
+
+@pytest.mark.parametrize("rows", ["0", "-5", "999", "99999999999999999999"])
+def test_batch_rows_outside_their_range_are_refused_before_any_work(good_months, tmp_path, rows):
+    result = train(good_months, tmp_path / "m", "--batch-rows", rows)
+    assert_clean_failure(result, "--batch-rows must be from 1,000 to")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("rows", ["1000", str(1 << 30)])
+def test_batch_rows_at_their_edges_train(good_months, tmp_path, rows):
+    result = train(good_months, tmp_path / "m", "--batch-rows", rows)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_range_of_missing_months_is_named_in_one_line(good_months, tmp_path):
+    result = train(good_months, tmp_path / "m", "--train", "2009-01..2020-12")
+    assert_clean_failure(result, "144 month files are not in", "and 138 more")

@@ -1,6 +1,8 @@
 """`predict --month M --output PATH`: one row per scored ride, the pipeline's predictions, the
 course's ride ids, written whole or not at all."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,3 +109,58 @@ def test_an_output_folder_that_does_not_exist(trained):
         str(trained / "missing/out.parquet"),
     )
     assert_clean_failure(result, "missing")
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("data/green_tripdata_2021-03.parquet", "named as a TLC month file"),
+        ("data/green_tripdata_2019-03.parquet", "named as a TLC month file"),
+        ("models/lin_reg.bin", "name a .parquet file"),
+        ("models/lin_reg.json", "name a .parquet file"),
+        ("data", "is a folder"),
+        ("/dev/null", "not a regular file"),
+    ],
+)
+def test_an_output_that_would_replace_an_input_is_refused_before_any_work(
+    trained, target, fragment
+):
+    path = trained / target if not target.startswith("/") else Path(target)
+    before = {p: p.read_bytes() for p in (trained / "data").glob("*.parquet")}
+    before |= {p: p.read_bytes() for p in (trained / "models").iterdir() if p.is_file()}
+    result = run_cli(
+        "predict",
+        "--offline",
+        "--model",
+        str(trained / "models/lin_reg.bin"),
+        "--month",
+        "2021-03",
+        "--data-dir",
+        str(trained / "data"),
+        "--output",
+        str(path),
+    )
+    assert_clean_failure(result, fragment)
+    assert {p: p.read_bytes() for p in before} == before
+    assert Path("/dev/null").is_char_device()
+
+
+def test_an_interrupted_write_leaves_no_file_under_the_final_name(trained, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from ride_duration.modeling.predict import score_month
+
+    real_write = pq.write_table
+
+    def interrupted(table, where, **kwargs):
+        real_write(table.slice(0, 10), where, **kwargs)  # part of it is on disk
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", interrupted)
+    out = trained / "interrupted.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        score_month(
+            trained / "models/lin_reg.bin", "green", "2021-03", trained / "data", output=out
+        )
+    assert not out.exists()
+    assert not [p for p in trained.iterdir() if p.name.startswith(".interrupted")]

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Service:
-    def __init__(self, model, port):
+    def __init__(self, model, port, workers=1):
         self.port = port
         self.log = open(model.parent / f"serve-{port}.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -41,6 +41,8 @@ class Service:
                 str(model),
                 "--port",
                 str(port),
+                "--workers",
+                str(workers),
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -64,7 +66,7 @@ class Service:
             response = connection.getresponse()
             payload = response.read()
             kind = response.getheader("Content-Type", "")
-            return response.status, json.loads(payload) if "json" in kind else payload
+            return response.status, json.loads(payload) if "json" in kind and payload else payload
         finally:
             connection.close()
 

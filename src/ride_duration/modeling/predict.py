@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
-from ..dataset import load_prepared, zone_ids
+from ..config import MAX_MILES, MAX_ZONE_ID
+from ..dataset import load_prepared, month_path, zone_ids
 from ..errors import RideDurationError
 from ..features import (
     FEATURE_SETS,
@@ -17,7 +19,7 @@ from ..features import (
     required_columns,
 )
 from ..files import temporary_beside
-from .artifact import load_model, model_version, read_metadata
+from .artifact import load_model, model_version, read_metadata, sidecar_path
 from .estimators import RIDES_STEP, VECTORIZER_STEP
 
 
@@ -36,8 +38,15 @@ def ride_features(
     uses_distance = "trip_distance" in features["numerical"]
     if uses_distance and distance is None:
         raise RideDurationError("this model needs the trip distance: give --distance MILES")
-    if distance is not None and not math.isfinite(distance):
-        raise RideDurationError(f"--distance must be a finite number of miles, not {distance}")
+    if distance is not None and not (math.isfinite(distance) and 0 <= distance <= MAX_MILES):
+        raise RideDurationError(
+            f"--distance must be a finite number of miles from 0 to {MAX_MILES:g}, not {distance}"
+        )
+    for flag, zone in (("--pu", pickup), ("--do", dropoff)):
+        if not -1 <= zone <= MAX_ZONE_ID:
+            raise RideDurationError(
+                f"{flag} must be a zone ID from -1 (missing) to {MAX_ZONE_ID:,}, not {zone}"
+            )
     if features["set"] == "rich":
         if when is None:
             raise RideDurationError("this model needs the pickup time: give --pickup DATETIME")
@@ -92,6 +101,8 @@ def score_month(
     file ``output`` if given)."""
     from .train import rmse
 
+    if output is not None:
+        check_output(output, [month_path(taxi, month, data_dir), Path(model_path)])
     metadata = read_metadata(model_path)
     pipeline = load_model(model_path)
     feature_set = metadata["features"]["set"]
@@ -124,6 +135,37 @@ def score_month(
         if "PU_DO" in categorical:  # rides whose pickup/dropoff pair training never saw
             result["unseen_pair"] = design.group_columns[categorical.index("PU_DO")] < 0
     return result
+
+
+TRIP_FILE = re.compile(r"(yellow|green|fhv|fhvhv)_tripdata_[0-9]{4}-[0-9]{2}\.parquet")
+
+
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse, before any work, an output that would replace what must not be replaced: an
+    input (the month scored, the model or its sidecar), a file named as a TLC month (raw
+    files are never rewritten), a name without .parquet (a model, a manifest), a folder, a
+    device or anything else that is not a file."""
+    output = Path(output)
+    protected = [*inputs, *(sidecar_path(p) for p in inputs if p.suffix == ".bin")]
+    if output.is_dir():
+        raise RideDurationError(f"--output {output}: is a folder; name a .parquet file in it")
+    if output.exists() and not output.is_file():
+        raise RideDurationError(f"--output {output}: is not a regular file (a device?)")
+    if output.suffix != ".parquet":
+        raise RideDurationError(
+            f"--output {output}: name a .parquet file (predictions are parquet)"
+        )
+    if TRIP_FILE.fullmatch(output.name):
+        raise RideDurationError(
+            f"--output {output}: is named as a TLC month file, which is never rewritten; "
+            "name the predictions otherwise"
+        )
+    for path in protected:
+        same = path.exists() and output.exists() and output.samefile(path)
+        if same or output.resolve() == path.resolve():
+            raise RideDurationError(f"--output {output}: is an input of this run ({path})")
+    if not output.parent.is_dir():
+        raise RideDurationError(f"--output {output}: the folder {output.parent} does not exist")
 
 
 def write_predictions(path: Path, frame, predicted: np.ndarray, month: str, version: str) -> Path:

@@ -152,6 +152,12 @@ def month_errors(
     return sse, count, baseline, total
 
 
+# A cluster without workers runs nothing: after this long with none, the run stops.
+NO_WORKERS_SECONDS = 10.0
+NO_WORKERS_ENV = "RIDE_DURATION_DASK_NO_WORKERS_SECONDS"
+CONNECT_SECONDS = 10
+
+
 def run_tasks(function, tasks: list[tuple], client=None, label: str = "", quiet: bool = True):
     """``function(*task)`` for every task, in order: here, or on a Dask cluster's workers."""
     import sys
@@ -167,14 +173,84 @@ def run_tasks(function, tasks: list[tuple], client=None, label: str = "", quiet:
                 results.append(function(*task))
                 bar.update()
             return results
-        from dask.distributed import as_completed
+        from concurrent.futures import CancelledError
+
+        from ..errors import RideDurationError
 
         futures = client.map(function, *zip(*tasks), pure=False)
-        for _ in as_completed(futures):
-            bar.update()
-        return client.gather(futures)
+        try:
+            _wait_watching_workers(client, futures, bar)
+            return client.gather(futures)
+        except (CancelledError, OSError) as exc:  # the scheduler went away
+            reason = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+            raise RideDurationError(f"lost the Dask scheduler ({reason})") from None
     finally:
         bar.close()
+
+
+def _wait_watching_workers(client, futures, bar) -> None:
+    """Wait for the futures, and stop with a clear error when the cluster has had no worker
+    for ``NO_WORKERS_SECONDS`` or the scheduler is gone, instead of waiting forever."""
+    import os
+    import time
+
+    from dask.distributed import wait
+
+    from ..errors import RideDurationError
+
+    patience = float(os.environ.get(NO_WORKERS_ENV, NO_WORKERS_SECONDS))
+    remaining, alone_since = set(futures), None
+    while remaining:
+        try:
+            done = wait(list(remaining), timeout=1, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            done = set()
+        except OSError as exc:  # distributed's CommClosedError is an OSError
+            raise RideDurationError(f"lost the Dask scheduler ({exc})") from None
+        bar.update(len(done))
+        remaining -= done
+        if any(future.status == "error" for future in done):
+            return  # gather raises the task's own error
+        if done or not remaining:
+            alone_since = None
+            continue
+        if _worker_count(client) > 0:
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > patience:
+            raise RideDurationError(
+                f"the Dask cluster at {client.scheduler.address} has had no workers for "
+                f"{patience:g} s; start `dask worker {client.scheduler.address}`"
+            )
+
+
+def _worker_count(client) -> int:
+    from ..errors import RideDurationError
+
+    try:
+        return len(client.scheduler_info(n_workers=-1)["workers"])
+    except OSError as exc:
+        raise RideDurationError(f"lost the Dask scheduler ({exc})") from None
+
+
+def check_scheduler(address: str) -> str:
+    """A scheduler address must be tcp://host:port or tls://host:port."""
+    import urllib.parse
+
+    from ..errors import RideDurationError
+
+    try:
+        parts = urllib.parse.urlsplit(address)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if not parts or parts.scheme not in ("tcp", "tls") or not parts.hostname or not port:
+        raise RideDurationError(
+            f"--scheduler {address!r}: write a Dask scheduler's address as tcp://host:8786"
+        )
+    return address
 
 
 def dask_client(scheduler: str | None):
@@ -194,10 +270,18 @@ def dask_client(scheduler: str | None):
 
     @contextlib.contextmanager
     def connected():
+        import logging
+
+        # distributed logs every reconnection attempt with a traceback; what went wrong
+        # reaches the user as one line instead.
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         if scheduler:
             try:
-                client = Client(scheduler, timeout=30)
-            except (OSError, TimeoutError) as exc:
+                client = Client(check_scheduler(scheduler), timeout=CONNECT_SECONDS)
+            except RideDurationError:
+                raise
+            except Exception as exc:  # distributed raises OSError, TimeoutError, ValueError
                 raise RideDurationError(
                     f"cannot reach the Dask scheduler at {scheduler} ({exc})"
                 ) from None

@@ -56,6 +56,9 @@ LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
 
 
 ENGINES = ("local", "dask")
+# Smaller batches only add overhead (a thousand rides cost a few milliseconds each); larger
+# ones than a row group are read as the row group anyway.
+MIN_BATCH, MAX_BATCH = 1_000, 1 << 30
 
 
 def month_spec(text: str) -> str:
@@ -112,11 +115,16 @@ class TrainOptions:
         train_month, val_month = month_spec(self.train_month), month_spec(self.val_month)
         if self.engine not in ENGINES:
             raise RideDurationError(f"unknown engine {self.engine!r}: choose {', '.join(ENGINES)}")
-        if self.scheduler and self.engine != "dask":
+        if self.scheduler is not None and self.engine != "dask":
             raise RideDurationError("--scheduler goes with --engine dask")
-        if self.batch_rows is not None and self.batch_rows < 1:
+        if self.scheduler is not None:
+            from .stream import check_scheduler
+
+            check_scheduler(self.scheduler)
+        if self.batch_rows is not None and not MIN_BATCH <= self.batch_rows <= MAX_BATCH:
             raise RideDurationError(
-                f"--batch-rows must be a positive number, not {self.batch_rows}"
+                f"--batch-rows must be from {MIN_BATCH:,} to {MAX_BATCH:,} rides, not "
+                f"{self.batch_rows:,}"
             )
         name = default_name(self.features, model) if self.name is None else self.name
         return replace(
@@ -361,7 +369,8 @@ def _ensure_months(options: TrainOptions, months: list[str]) -> None:
     if options.offline:
         missing = [m for m in months if not month_path(options.taxi, m, options.data_dir).exists()]
         if len(missing) > 1:
-            files = ", ".join(month_path(options.taxi, m, options.data_dir).name for m in missing)
+            names = [month_path(options.taxi, m, options.data_dir).name for m in missing]
+            files = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
             raise DataError(
                 f"{len(missing)} month files are not in {options.data_dir} (--offline): "
                 f"{files}; get them with `ride-duration download --taxi {options.taxi} "
