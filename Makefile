@@ -67,8 +67,9 @@ test: $(VENV)/.installed-dev ## Set up with test tools, then run the test suite
 	$(PYTHON) -m pytest
 
 .PHONY: lint
-lint: $(VENV)/.installed-dev ## Lint and check formatting with ruff
+lint: $(VENV)/.installed-dev ## Lint with ruff and check the import layers (import-linter)
 	$(PYTHON) -m ruff check .
+	$(dir $(PYTHON))lint-imports
 
 .PHONY: notebooks
 notebooks: setup ## Execute both notebooks in place, for a local look (outputs are stripped on commit)
@@ -84,7 +85,7 @@ hooks: $(VENV)/.installed-dev ## Install the pre-commit hooks (nbstripout, ruff)
 
 .PHONY: images
 images: setup ## Redraw the README diagrams in images/ (byte for byte the same on every run)
-	$(PYTHON) -m ride_duration.diagrams
+	$(PYTHON) tools/diagrams.py
 
 .PHONY: clean
 clean: ## Remove caches (keeps .venv, data/ and models/)

@@ -157,13 +157,37 @@ def simple_rides(month: int = 1, n: int = 40) -> list[tuple]:
     return rides
 
 
+def to_dicts(frame: pd.DataFrame, categorical: list[str], numerical: list[str]) -> list[dict]:
+    """The course's representation: one dict per ride (slow; for small inputs and checks)."""
+    columns = {c: frame[c].astype(object).tolist() for c in categorical}
+    columns |= {c: frame[c].astype("float64").tolist() for c in numerical}
+    names = list(columns)
+    return [dict(zip(names, row)) for row in zip(*columns.values())]
+
+
+def fit_vectorizer(frame: pd.DataFrame, categorical: list[str], numerical: list[str]):
+    """Our DictVectorizer for these columns, fitted from integer codes (the package's way)."""
+    from ride_duration.features import fit_feature_names
+    from ride_duration.modeling.estimators import fitted_vectorizer
+
+    return fitted_vectorizer(fit_feature_names(frame, categorical, numerical))
+
+
+def fit_exact(design, y):
+    """A LinearRegression holding the exact minimum-norm least-squares solution."""
+    from ride_duration.modeling.estimators import fitted_regressor
+    from ride_duration.modeling.solver import solve_exact
+
+    return fitted_regressor("linear", *solve_exact(design, y), None)
+
+
 def assert_matches_dictvectorizer(train, val, feature_set: str):
     """Our featurisation of train and val is DictVectorizer's, entry for entry; returns the
     (train, val) matrices."""
     import numpy as np
     from sklearn.feature_extraction import DictVectorizer
 
-    from ride_duration.features import feature_columns, fit_vectorizer, to_dicts, transform
+    from ride_duration.features import feature_columns, transform
 
     categorical, numerical = feature_columns(feature_set, train)
     reference = DictVectorizer()

@@ -180,12 +180,6 @@ def validate_zones_file(path: Path) -> None:
     read_zones(path)
 
 
-def read_raw(taxi: str, month: str, data_dir: Path) -> pd.DataFrame:
-    """The whole month as TLC published it, every column."""
-    path = month_path(taxi, month, data_dir)
-    return _open_parquet(path).read().to_pandas()
-
-
 def raw_column_count(taxi: str, month: str, data_dir: Path) -> int:
     path = month_path(taxi, month, data_dir)
     return len(_open_parquet(path).schema_arrow.names)

@@ -19,8 +19,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from . import __version__
-from .config import BASE_URL_ENV
+from .config import BASE_URL_ENV, VERSION
 from .config import base_url as default_base_url
 from .dataset import (
     SCHEMAS,
@@ -157,7 +156,7 @@ class _Pace:
 
 def _transfer(url: str, out, part: Path, quiet: bool, deadline: float) -> None:
     """One attempt: stream the body into ``out`` (the open .part file) and check its length."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"ride-duration/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"ride-duration/{VERSION}"})
     out.seek(0)
     out.truncate()
     pace = _Pace(url, deadline)

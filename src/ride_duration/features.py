@@ -68,14 +68,6 @@ def complete_rows(frame: pd.DataFrame, numerical: list[str]) -> tuple[pd.DataFra
     return frame.loc[~missing].reset_index(drop=True), int(missing.sum())
 
 
-def to_dicts(frame: pd.DataFrame, categorical: list[str], numerical: list[str]) -> list[dict]:
-    """The course's representation: one dict per ride (slow; for small inputs and checks)."""
-    columns = {c: frame[c].astype(object).tolist() for c in categorical}
-    columns |= {c: frame[c].astype("float64").tolist() for c in numerical}
-    names = list(columns)
-    return [dict(zip(names, row)) for row in zip(*columns.values())]
-
-
 @dataclass
 class Design:
     """A design matrix, kept as the structure it is made of.
@@ -135,30 +127,12 @@ class Design:
             out += padded[group]
         return out
 
-    def column_means(self) -> np.ndarray:
-        means = np.zeros(self.n_features)
-        for group in self.group_columns:
-            means += np.bincount(group[group >= 0], minlength=self.n_features)
-        means /= self.n_rows
-        means[self.numeric_columns] = self.numeric.mean(axis=0)
-        return means
-
 
 def _category_labels(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
     values = frame[column]
     if not isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype("str").astype("category")
     return values.cat.codes.to_numpy(), [str(c) for c in values.cat.categories]
-
-
-def fit_vectorizer(frame: pd.DataFrame, categorical: list[str], numerical: list[str]):
-    """A DictVectorizer fitted as ``DictVectorizer().fit(to_dicts(frame, ...))`` would be."""
-    from sklearn.feature_extraction import DictVectorizer
-
-    from .modeling.estimators import restore, vectorizer_state
-
-    names = fit_feature_names(frame, categorical, numerical)
-    return restore(DictVectorizer, vectorizer_state(names))
 
 
 def fit_feature_names(frame: pd.DataFrame, categorical: list[str], numerical: list[str]):

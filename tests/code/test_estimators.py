@@ -1,84 +1,59 @@
-"""The model file written without importing scikit-learn is byte for byte the real pickle."""
+"""The saved Pipeline is made of real scikit-learn estimators holding the exact solution, and
+is pickled normally: it behaves as the same estimators fitted by scikit-learn itself."""
 
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-import sklearn
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import root_mean_squared_error
+from sklearn.pipeline import Pipeline
 
-from ride_duration.modeling import estimators
+from ride_duration.config import PROJECT_ROOT
+from ride_duration.modeling.estimators import build_pipeline, fitted_regressor, fitted_vectorizer
 from ride_duration.modeling.train import rmse
 
+DICTS = [{"a": "x", "d": 1.0}, {"a": "y", "d": 2.0}, {"a": "x", "d": 4.0}, {"a": "z", "d": 0.5}]
+Y = [1.0, 2.0, 3.5, 0.7]
 
-def exact_steps(n, model, rich):
-    rng = np.random.default_rng(n)
-    names = sorted(f"PU_DO={i}_{i + 1}" for i in range(n)) + ["trip_distance"]
-    coef, intercept = rng.normal(size=len(names)), float(rng.normal())
-    regressor = (
-        ("LinearRegression", estimators.linear_state(coef, intercept))
-        if model == "linear"
-        else ("Ridge", estimators.ridge_state(coef, intercept, 3.0))
+
+@pytest.mark.parametrize(
+    ("kind", "reference"), [("linear", LinearRegression()), ("ridge", Ridge(alpha=3.0))]
+)
+def test_an_exported_pipeline_predicts_as_scikit_learns_own_fit(kind, reference):
+    fitted = Pipeline([("dictvectorizer", DictVectorizer()), (kind, reference)]).fit(DICTS, Y)
+    regressor = fitted[-1]
+    ours = build_pipeline(
+        fitted[0].feature_names_,
+        kind,
+        fitted_regressor(kind, regressor.coef_, regressor.intercept_, 3.0),
     )
-    return estimators.model_steps(names, model, regressor, 1.85 if rich else None)
+    assert ours[0].vocabulary_ == fitted[0].vocabulary_
+    assert ours[-1].get_params() == regressor.get_params()
+    unseen = [{"a": "new", "d": 9.0}, {"d": 2.0}]
+    np.testing.assert_array_equal(ours.predict(DICTS + unseen), fitted.predict(DICTS + unseen))
+    again = pickle.loads(pickle.dumps(ours))
+    np.testing.assert_array_equal(again.predict(DICTS), fitted.predict(DICTS))
 
 
-@pytest.mark.parametrize("rich", [False, True], ids=["plain", "rich"])
-@pytest.mark.parametrize("model", ["linear", "ridge"])
-@pytest.mark.parametrize("n", [1, 3, 500])
-def test_record_pickle_equals_the_real_pipeline_pickle(n, model, rich):
-    steps = exact_steps(n, model, rich)
-    expected = pickle.dumps(estimators.real_pipeline(steps), protocol=5)
-    assert estimators.record_bytes(steps, sklearn.__version__) == expected
-
-
-def test_the_real_ridge_state_is_what_fit_leaves():
-    from sklearn.linear_model import Ridge
-
-    fitted = Ridge(alpha=3.0).fit(np.eye(3), [1.0, 2.0, 4.0])
-    assert list(vars(fitted)) == list(estimators.ridge_state(fitted.coef_, 0.0, 3.0))
-
-
-def test_the_state_written_is_the_state_sklearn_has_after_fit():
-    from sklearn.feature_extraction import DictVectorizer
-    from sklearn.linear_model import LinearRegression
-
-    dicts = [{"a": "x", "d": 1.0}, {"a": "y", "d": 2.0}, {"a": "x", "d": 4.0}]
-    vectorizer = DictVectorizer().fit(dicts)
-    regressor = LinearRegression().fit(vectorizer.transform(dicts), [1.0, 2.0, 3.5])
-    assert list(vars(vectorizer)) == list(estimators.vectorizer_state(["a=x", "a=y", "d"]))
-    # fit sets n_features_in_, coef_ and intercept_ (order aside: pickles compare above).
-    assert set(vars(regressor)) == set(estimators.linear_state(regressor.coef_, 0.0))
-
-
-def test_the_pinned_version_is_verified():
-    assert sklearn.__version__ in estimators.VERIFIED_SKLEARN
-
-
-def test_an_unverified_version_takes_the_ordinary_path(monkeypatch):
-    monkeypatch.setattr(estimators, "installed_sklearn", lambda: "9.9.9")
-    assert not estimators.can_skip_import()
-    steps = estimators.model_steps(
-        ["d"], "linear", ("LinearRegression", estimators.linear_state(np.array([2.0]), 1.0))
+def test_a_rich_pipeline_starts_with_its_fitted_ride_features():
+    pipeline = build_pipeline(
+        ["trip_distance"], "ridge", fitted_regressor("ridge", np.array([2.0]), 1.0, 3.0), 1.85
     )
-    assert pickle.loads(estimators.pickle_steps(steps)).predict([{"d": 3.0}])[0] == 7.0
+    assert pipeline[0].distance_median_ == 1.85
+    ride = {"PULocationID": 1, "DOLocationID": 2, "trip_distance": 1e6, "pickup_datetime": None}
+    assert pipeline.predict([ride])[0] == pytest.approx(1.0 + 2.0 * 1.85)
 
 
-@pytest.mark.parametrize("features", ["lesson", "rich"])
-def test_training_the_exact_models_does_not_import_sklearn(lesson_data, tmp_path, features):
-    script = (
-        "import sys; from ride_duration.cli import main; "
-        f"code = main(['train', '--offline', '--quiet', '--data-dir', {str(lesson_data)!r}, "
-        f"'--model-dir', {str(tmp_path)!r}, '--features', {features!r}]); "
-        "print('sklearn imported:', 'sklearn' in sys.modules); sys.exit(code)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    assert "sklearn imported: False" in result.stdout
+def test_the_vectorizer_is_dictvectorizers_fit():
+    assert vars(fitted_vectorizer(["a=x", "a=y", "a=z", "d"])) == vars(DictVectorizer().fit(DICTS))
+
+
+def test_no_pickle_is_written_by_hand():
+    source = "\n".join(p.read_text() for p in (PROJECT_ROOT / "src").rglob("*.py"))
+    for forbidden in ("_Pickler", "STACK_GLOBAL", "__reduce_ex__", "_sklearn_version"):
+        assert forbidden not in source, forbidden
 
 
 def test_rmse_is_sklearns():

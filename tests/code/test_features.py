@@ -3,8 +3,8 @@
 import pandas as pd
 
 from ride_duration.dataset import prepare
-from ride_duration.features import feature_columns, fit_vectorizer
-from tests.helpers import assert_matches_dictvectorizer, at, trips
+from ride_duration.features import feature_columns
+from tests.helpers import assert_matches_dictvectorizer, at, fit_vectorizer, trips
 
 
 def _frames():

@@ -10,9 +10,9 @@ from sklearn.feature_extraction import DictVectorizer
 
 from ride_duration import rich
 from ride_duration.dataset import prepare
-from ride_duration.features import feature_columns, featurize, fit_vectorizer, transform
+from ride_duration.features import feature_columns, featurize, transform
 from ride_duration.transformers import RideFeatures
-from tests.helpers import at, trips
+from tests.helpers import at, fit_vectorizer, trips
 
 
 @pytest.mark.parametrize(

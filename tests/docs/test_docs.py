@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from ride_duration import diagrams
 from ride_duration.config import FIGURES_DIR, PROJECT_ROOT
+from tools import diagrams
 
 DOCS = ["README.md", "env_configuration.md"]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")

@@ -60,7 +60,7 @@ def test_loaded_pipeline_predicts_like_a_user_expects(trained):
 
 def test_longer_trips_are_predicted_longer_on_average(trained, tlc_dir):
     from ride_duration.dataset import load_prepared
-    from ride_duration.features import to_dicts
+    from tests.helpers import to_dicts
 
     _, out = trained
     pipeline = load_model(out["model_path"])
@@ -73,8 +73,8 @@ def test_longer_trips_are_predicted_longer_on_average(trained, tlc_dir):
 
 def test_pipeline_on_dicts_equals_the_metrics_path(trained, tlc_dir):
     from ride_duration.dataset import load_prepared
-    from ride_duration.features import to_dicts
     from ride_duration.modeling.train import rmse
+    from tests.helpers import to_dicts
 
     _, out = trained
     pipeline = load_model(out["model_path"])

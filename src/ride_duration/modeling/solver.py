@@ -33,13 +33,6 @@ class SolverError(ValueError):
     """The design is beyond what the exact solver handles (too many columns to solve densely)."""
 
 
-def fit_exact(design: Design, y: np.ndarray):
-    """A fitted ``LinearRegression`` holding the exact minimum-norm least-squares solution."""
-    from .estimators import linear_regression
-
-    return linear_regression(*solve_exact(design, y))
-
-
 def solve_exact(design: Design, y: np.ndarray, alpha: float = 0.0):
     """(coef, intercept) of the exact fit of these rows (see ``solve``)."""
     return solve(statistics(design, y), alpha)

@@ -52,19 +52,6 @@ class Statistics:
             [np.union1d(a, b) for a, b in zip(self.groups, other.groups)],
         )
 
-    def __sub__(self, other: Statistics) -> Statistics:
-        """The statistics of the rows in ``self`` but not in ``other`` (e.g. a CV fold's
-        training part: the whole minus the fold)."""
-        return Statistics(
-            self.n - other.n,
-            self.sum_y - other.sum_y,
-            self.sum_yy - other.sum_yy,
-            self.sums - other.sums,
-            self.xty - other.xty,
-            (self.gram - other.gram).tocsr(),
-            self.groups,
-        )
-
     def sse(self, coef: np.ndarray, intercept: float) -> float:
         """Sum of squared errors of ``X @ coef + intercept`` on these rows."""
         predicted_sq = coef @ (self.gram @ coef) + 2 * intercept * (self.sums @ coef)

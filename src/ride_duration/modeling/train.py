@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import pickle
 import platform
 import threading
 import warnings
@@ -29,15 +28,7 @@ from ..features import (
 from ..files import sha256_file
 from ..rich import DISTANCE_CAP, distance_median
 from .artifact import check_model_name, prepare_model_dir, save_bytes
-from .estimators import (
-    build_pipeline,
-    can_skip_import,
-    linear_state,
-    model_steps,
-    pickle_steps,
-    real_pipeline,
-    ridge_state,
-)
+from .estimators import build_pipeline, fitted_regressor, pipeline_bytes
 from .solver import SolverError, solve
 from .statistics import statistics
 
@@ -168,29 +159,19 @@ class Fitted:
         """What the pipeline predicts for these rows, without building the sparse matrix."""
         return design.dot(self.coef) + self.intercept
 
-    def _steps(self) -> list:
-        """The exact models' pipeline steps as (name, class, state)."""
-        if self.options.model == "linear":
-            regressor = ("LinearRegression", linear_state(self.coef, self.intercept))
-        else:
-            regressor = ("Ridge", ridge_state(self.coef, self.intercept, self.options.alpha))
-        return model_steps(self.feature_names, self.options.model, regressor, self.distance_median)
-
     @property
     def pipeline(self):
-        """The scikit-learn Pipeline (imports scikit-learn)."""
-        if self.options.model == "lasso":
-            return build_pipeline(
-                self.feature_names, self.options.model, self.regressor, self.distance_median
-            )
-        return real_pipeline(self._steps())
+        """The scikit-learn Pipeline this model is saved as (imports scikit-learn)."""
+        regressor = self.regressor or fitted_regressor(
+            self.options.model, self.coef, self.intercept, self.options.alpha
+        )
+        return build_pipeline(
+            self.feature_names, self.options.model, regressor, self.distance_median
+        )
 
     def to_bytes(self) -> bytes:
-        """The pickled Pipeline, as saved in models/ (for the exact models, written without
-        importing scikit-learn where that is verified to give the same bytes)."""
-        if self.options.model == "lasso":
-            return pickle.dumps(self.pipeline, protocol=5)
-        return pickle_steps(self._steps())
+        """The pickled Pipeline, as saved in models/."""
+        return pipeline_bytes(self.pipeline)
 
 
 @dataclass
@@ -287,8 +268,8 @@ def _import_sklearn() -> None:
 
 
 def start_background_imports() -> threading.Thread:
-    """Import scikit-learn (about a second, mostly SciPy parsing docstrings) on another
-    thread while this one reads parquet, which releases the GIL."""
+    """Import scikit-learn (about a second, mostly SciPy parsing docstrings), which saving the
+    Pipeline needs, on another thread while this one reads parquet, which releases the GIL."""
     thread = threading.Thread(target=_import_sklearn, name="import-sklearn", daemon=True)
     thread.start()
     return thread
@@ -302,8 +283,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     streaming = (
         len(months) > 1 or len(val_months) > 1 or options.engine != "local" or options.batch_rows
     )
-    if options.model == "lasso" or not can_skip_import():
-        start_background_imports()
+    start_background_imports()  # while the months are read
     notes = [note] if (note := month_order_note(months, val_months)) else []
     if save:  # before minutes of work, not after
         prepare_model_dir(options.model_dir)

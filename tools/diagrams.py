@@ -1,4 +1,4 @@
-"""The README's diagrams, drawn by code: `make images` (python -m ride_duration.diagrams).
+"""The README's diagrams, drawn by code: `make images` (python tools/diagrams.py).
 
 Every PNG is deterministic: the same bytes on every run (no timestamp or software version in
 its metadata, matplotlib's bundled DejaVu Sans, fixed sizes).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .config import FIGURES_DIR
+from ride_duration.config import FIGURES_DIR
 
 DPI = 100
 STYLE = {
@@ -305,7 +305,7 @@ def figures() -> dict:
 
 
 def draw_all(folder: Path = FIGURES_DIR) -> list[Path]:
-    from .plots import save
+    from ride_duration.plots import save
 
     plt = _plt()
     written = []
