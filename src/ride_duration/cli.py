@@ -68,12 +68,14 @@ def _add_months(parser: argparse.ArgumentParser, train: str, val: str, taxi: str
 
 
 def _add_features(parser: argparse.ArgumentParser) -> None:
+    from .features import FEATURE_SETS
+
     parser.add_argument(
         "--features",
         default="lesson",
-        choices=["lesson", "homework", "rich"],
-        help="lesson: PU_DO + trip_distance; homework: PULocationID + DOLocationID; rich: "
-        "PU_DO, a cleaned distance and its bands, hour x weekday, zone x hour (default lesson)",
+        choices=list(FEATURE_SETS),
+        help="; ".join(f"{s.name}: {s.description}" for s in FEATURE_SETS.values())
+        + " (default lesson)",
     )
 
 
@@ -95,23 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(train)
     _add_months(train, "2021-01", "2021-02", "green")
     _add_features(train)
+    from .features import FEATURE_SETS
+    from .modeling.estimators import REGRESSORS
+
+    own_models = [f"{s.default_model} for {s.name}" for s in FEATURE_SETS.values()]
     train.add_argument(
         "--model",
         default=None,
-        choices=["linear", "lasso", "ridge"],
-        help="regressor (default linear; ridge for rich)",
+        choices=list(REGRESSORS),
+        help=f"regressor (default: the feature set's, {', '.join(own_models)})",
     )
+    alphas = [f"{r.default_alpha:g} for {r.name}" for r in REGRESSORS.values() if r.penalised]
+    alphas += [
+        f"{a:g} for {s.name} {m}" for s in FEATURE_SETS.values() for m, a in s.alphas.items()
+    ]
     train.add_argument(
         "--alpha",
         type=float,
         default=None,
-        help="regularisation strength (default 0.01 for lasso, 1.0 for ridge, 3.0 for rich ridge)",
+        help=f"regularisation strength (default {', '.join(alphas)})",
     )
+    names = ", ".join(r.file_name for r in REGRESSORS.values())
     train.add_argument(
         "--name",
         default=None,
-        help="model file name without extension (default lin_reg, lasso or ridge; "
-        "rich_ridge etc. for rich)",
+        help=f"model file name without extension (default {names}; with the feature set's "
+        "prefix, e.g. rich_ridge)",
     )
     train.add_argument(
         "--model-dir",

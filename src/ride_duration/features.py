@@ -9,7 +9,8 @@ the same ``feature_names_`` and ``vocabulary_``, and a genuinely fitted DictVect
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -18,42 +19,133 @@ import scipy.sparse as sp
 
 from . import rich
 
-FEATURE_SETS = {
-    # The lesson's final model: the pickup/dropoff pair and the distance.
-    "lesson": (("PU_DO",), ("trip_distance",)),
-    # The homework's model: pickup and dropoff zones one-hot encoded separately.
-    "homework": (("PULocationID", "DOLocationID"), ()),
-    # Ours: the pair, a cleaned distance and its shape, time and zone x hour (see rich.py).
-    "rich": (rich.CATEGORICAL, rich.NUMERICAL),
-}
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """One feature set, everything about it in one place: the columns its DictVectorizer
+    encodes, what it needs of a ride, its drop rule, how it derives its columns from a
+    prepared frame and one ride's features, and the model it trains by default. Adding a
+    feature set is one entry in ``FEATURE_SETS`` (see ``register``)."""
+
+    name: str
+    description: str
+    categorical: tuple[str, ...]
+    numerical: tuple[str, ...] = ()
+    needs_pickup: bool = False  # keeps the pickup time (for its hour and weekday)
+    needs_distance: bool = False  # refuses taxi types without distances (fhv)
+    # True: a ride whose numerical feature is missing or not finite is dropped and counted;
+    # False: the set repairs it (rich: the training median distance).
+    drops_incomplete: bool = True
+    # Learns the median valid distance from training rides; its saved pipeline then starts
+    # with RideFeatures and takes raw rides.
+    learns_distance_median: bool = False
+    derive: Callable[[pd.DataFrame, float | None], pd.DataFrame] | None = None
+    ride: Callable[..., dict] | None = None  # (pickup, dropoff, distance, when, median) -> dict
+    default_model: str = "linear"
+    alphas: dict = field(default_factory=dict)  # default alpha per regressor, where not its own
+    name_prefix: str = ""  # of its default model file names
+
+    def uses_distance(self, columns) -> bool:
+        return "trip_distance" in self.numerical and "trip_distance" in columns
+
+
+def _zone_ride(categorical):
+    """One ride's feature dict for the sets made of zone columns (and the distance)."""
+
+    def ride(pickup: int, dropoff: int, distance, when=None, median=None) -> dict:
+        zones = {
+            "PU_DO": rich.pair_label(pickup, dropoff),
+            "PULocationID": str(pickup),
+            "DOLocationID": str(dropoff),
+        }
+        features = {c: zones[c] for c in categorical}
+        return features | ({"trip_distance": float(distance)} if distance is not None else {})
+
+    return ride
+
+
+FEATURE_SETS: dict[str, FeatureSet] = {}
+
+
+def register(feature_set: FeatureSet) -> FeatureSet:
+    FEATURE_SETS[feature_set.name] = feature_set
+    return feature_set
+
+
+register(
+    FeatureSet(
+        "lesson",
+        "PU_DO + trip_distance (the lesson's final model)",
+        ("PU_DO",),
+        ("trip_distance",),
+        ride=_zone_ride(("PU_DO",)),
+    )
+)
+register(
+    FeatureSet(
+        "homework",
+        "PULocationID + DOLocationID (the homework's)",
+        ("PULocationID", "DOLocationID"),
+        ride=_zone_ride(("PULocationID", "DOLocationID")),
+    )
+)
+register(
+    FeatureSet(
+        "rich",
+        "PU_DO, a cleaned distance and its bands, hour x weekday, zone x hour",
+        rich.CATEGORICAL,
+        rich.NUMERICAL,
+        needs_pickup=True,
+        needs_distance=True,
+        drops_incomplete=False,
+        learns_distance_median=True,
+        derive=rich.rich_frame,
+        ride=rich.ride_features,
+        # Ridge with alpha=3, the strength 5-fold cross-validation picks on the training
+        # months (green 2021-01: 3; 2023-01: 3 to 5); its zone x hour groups overfit without
+        # a penalty.
+        default_model="ridge",
+        alphas={"ridge": 3.0},
+        name_prefix="rich_",
+    )
+)
 SEPARATOR = "="
 
 
-def featurize(feature_set: str, frame: pd.DataFrame, distance_median: float | None = None):
+def feature_set(name: str) -> FeatureSet:
+    from .errors import RideDurationError
+
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise RideDurationError(
+            f"unknown feature set {name!r}: choose {', '.join(FEATURE_SETS)}"
+        ) from None
+
+
+def featurize(name: str, frame: pd.DataFrame, distance_median: float | None = None):
     """The frame whose columns the feature set's DictVectorizer encodes: the prepared frame
-    itself, or for ``rich`` the columns derived from it (with this training median)."""
-    if feature_set != "rich":
-        return frame
-    return rich.rich_frame(frame, distance_median)
+    itself, or the columns the set derives from it (rich: with this training median)."""
+    derive = feature_set(name).derive
+    return frame if derive is None else derive(frame, distance_median)
 
 
-def needed_timestamps(feature_set: str) -> bool | str:
-    """What ``dataset.prepare`` must keep of the timestamps: rich uses the pickup's hour and
-    weekday; the other sets need none (and a big month saves their memory)."""
-    return "pickup" if feature_set == "rich" else False
+def needed_timestamps(name: str) -> bool | str:
+    """What ``dataset.prepare`` must keep of the timestamps: the pickup for the sets that use
+    its hour and weekday, none for the others (a big month saves their memory)."""
+    return "pickup" if feature_set(name).needs_pickup else False
 
 
-def required_columns(feature_set: str, frame: pd.DataFrame) -> list[str]:
-    """Columns whose missing values drop a ride. ``rich`` replaces a missing distance by the
-    training median instead, so it drops none."""
-    return [] if feature_set == "rich" else feature_columns(feature_set, frame)[1]
+def required_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """Columns whose missing values drop a ride (none for a set that repairs them)."""
+    return feature_columns(name, frame)[1] if feature_set(name).drops_incomplete else []
 
 
-def feature_columns(feature_set: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+def feature_columns(name: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Categorical and numerical columns of a feature set that this frame has (FHV has no
     distance, so its lesson model uses the pickup/dropoff pair alone)."""
-    categorical, numerical = FEATURE_SETS[feature_set]
-    return list(categorical), [c for c in numerical if c in frame]
+    chosen = feature_set(name)
+    return list(chosen.categorical), [c for c in chosen.numerical if c in frame]
 
 
 def complete_rows(frame: pd.DataFrame, numerical: list[str]) -> tuple[pd.DataFrame, int]:
@@ -173,13 +265,13 @@ def transform(
 
 
 def build_design(
-    feature_set: str, frame: pd.DataFrame, vocabulary=None, distance_median: float | None = None
+    name: str, frame: pd.DataFrame, vocabulary=None, distance_median: float | None = None
 ) -> tuple[Design, list[str] | None]:
     """The design of a feature set on prepared rides, as DictVectorizer would build it: over
     ``vocabulary`` (a fitted DictVectorizer or its ``vocabulary_``), or, when it is None,
     over the columns these rides have, whose sorted names come back as the fitted ones."""
-    columns = featurize(feature_set, frame, distance_median)
-    categorical, numerical = feature_columns(feature_set, columns)
+    columns = featurize(name, frame, distance_median)
+    categorical, numerical = feature_columns(name, columns)
     names = None
     if vocabulary is None:
         names = fit_feature_names(columns, categorical, numerical)
@@ -187,6 +279,6 @@ def build_design(
     return transform(vocabulary, columns, categorical, numerical), names
 
 
-def numerical_features(feature_set: str, names: list[str]) -> list[str]:
+def numerical_features(name: str, names: list[str]) -> list[str]:
     """The feature set's numerical columns among fitted feature names."""
-    return [c for c in FEATURE_SETS[feature_set][1] if c in names]
+    return [c for c in feature_set(name).numerical if c in names]

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 
 from ..features import complete_rows, required_columns
-from .train import DEFAULT_ALPHA, TrainOptions, fit, rmse
+from .estimators import REGRESSORS
+from .train import TrainOptions, fit, rmse
 
 COLUMNS = ["train RMSE", "val RMSE", "min per mile"]
 LABELS = {
     "linear": "linear, exact (ours)",
-    "lasso": f"lasso, alpha={DEFAULT_ALPHA['lasso']:g}",
-    "ridge": f"ridge, alpha={DEFAULT_ALPHA['ridge']:g} (exact)",
+    "lasso": f"lasso, alpha={REGRESSORS['lasso'].default_alpha:g}",
+    "ridge": f"ridge, alpha={REGRESSORS['ridge'].default_alpha:g} (exact)",
 }
 
 

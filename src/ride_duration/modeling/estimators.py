@@ -11,11 +11,58 @@ fitted attributes are set; the pickle is written by ``pickle.dumps``.
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 
 import numpy as np
 
 VECTORIZER_STEP = "dictvectorizer"
 RIDES_STEP = "ridefeatures"
+
+
+@dataclass(frozen=True)
+class Regressor:
+    """One regressor: whether we solve it exactly from sufficient statistics (or let
+    scikit-learn fit it on the rows), its scikit-learn class, its default strength and file
+    name. Adding a regressor is one entry in ``REGRESSORS``."""
+
+    name: str
+    sklearn_class: str  # in sklearn.linear_model
+    exact: bool
+    solver: str
+    file_name: str
+    default_alpha: float | None = None  # None: it takes no alpha
+
+    @property
+    def penalised(self) -> bool:
+        return self.default_alpha is not None
+
+    def estimator(self, alpha: float | None = None):
+        """A new, unfitted scikit-learn estimator of this kind."""
+        import sklearn.linear_model
+
+        cls = getattr(sklearn.linear_model, self.sklearn_class)
+        return cls(alpha=float(alpha)) if self.penalised else cls()
+
+
+REGRESSORS = {
+    r.name: r
+    for r in (
+        Regressor(
+            "linear", "LinearRegression", True, "exact minimum-norm least squares", "lin_reg"
+        ),
+        Regressor("lasso", "Lasso", False, "scikit-learn coordinate descent", "lasso", 0.01),
+        Regressor("ridge", "Ridge", True, "exact ridge", "ridge", 1.0),
+    )
+}
+
+
+def regressor(name: str) -> Regressor:
+    from ..errors import RideDurationError
+
+    try:
+        return REGRESSORS[name]
+    except KeyError:
+        raise RideDurationError(f"unknown model {name!r}: choose {', '.join(REGRESSORS)}") from None
 
 
 def fitted_vectorizer(feature_names: list[str]):
@@ -29,14 +76,12 @@ def fitted_vectorizer(feature_names: list[str]):
 
 
 def fitted_regressor(kind: str, coef: np.ndarray, intercept: float, alpha: float | None):
-    """A LinearRegression (``kind`` "linear") or Ridge holding an exact solution as fitted."""
-    from sklearn.linear_model import LinearRegression, Ridge
-
-    regressor = LinearRegression() if kind == "linear" else Ridge(alpha=float(alpha))
-    regressor.coef_ = np.asarray(coef, dtype=np.float64)
-    regressor.intercept_ = float(intercept)
-    regressor.n_features_in_ = len(regressor.coef_)
-    return regressor
+    """A scikit-learn estimator of this kind holding an exact solution as if fitted."""
+    fitted = regressor(kind).estimator(alpha)
+    fitted.coef_ = np.asarray(coef, dtype=np.float64)
+    fitted.intercept_ = float(intercept)
+    fitted.n_features_in_ = len(fitted.coef_)
+    return fitted
 
 
 def build_pipeline(

@@ -12,9 +12,9 @@ from ..config import MAX_MILES, MAX_ZONE_ID
 from ..dataset import load_prepared, month_path, zone_ids
 from ..errors import RideDurationError
 from ..features import (
-    FEATURE_SETS,
     build_design,
     complete_rows,
+    feature_set,
     needed_timestamps,
     required_columns,
 )
@@ -33,9 +33,10 @@ def ride_features(
     metadata: dict, pickup: int, dropoff: int, distance: float | None, when: str | None = None
 ) -> dict:
     """The record a saved pipeline expects for one ride, per the feature set it was trained
-    on: the lesson's and homework's feature dicts, or a raw ride for ``rich``."""
+    on: its feature dict, or a raw ride for a set whose pipeline takes raw rides (rich)."""
     features = metadata["features"]
-    uses_distance = "trip_distance" in features["numerical"]
+    chosen = feature_set(features["set"])
+    uses_distance = "trip_distance" in features["numerical"] or chosen.needs_distance
     if uses_distance and distance is None:
         raise RideDurationError("this model needs the trip distance: give --distance MILES")
     if distance is not None and not (math.isfinite(distance) and 0 <= distance <= MAX_MILES):
@@ -47,25 +48,17 @@ def ride_features(
             raise RideDurationError(
                 f"{flag} must be a zone ID from -1 (missing) to {MAX_ZONE_ID:,}, not {zone}"
             )
-    if features["set"] == "rich":
-        if when is None:
-            raise RideDurationError("this model needs the pickup time: give --pickup DATETIME")
+    if chosen.needs_pickup and when is None:
+        raise RideDurationError("this model needs the pickup time: give --pickup DATETIME")
+    if chosen.learns_distance_median:  # its pipeline starts with RideFeatures: raw rides
         return {
             "PULocationID": pickup,
             "DOLocationID": dropoff,
             "trip_distance": float(distance),
-            "pickup_datetime": _timestamp(when),
+            "pickup_datetime": _timestamp(when) if when is not None else None,
         }
-    ride = {}
-    if "PU_DO" in features["categorical"]:
-        ride["PU_DO"] = f"{pickup}_{dropoff}"
-    if "PULocationID" in features["categorical"]:
-        ride["PULocationID"] = str(pickup)
-    if "DOLocationID" in features["categorical"]:
-        ride["DOLocationID"] = str(dropoff)
-    if uses_distance:
-        ride["trip_distance"] = float(distance)
-    return ride
+    when = _timestamp(when).to_pydatetime() if when is not None else None
+    return chosen.ride(pickup, dropoff, distance if uses_distance else None, when, None)
 
 
 def _timestamp(text: str):
@@ -105,18 +98,18 @@ def score_month(
         check_output(output, [month_path(taxi, month, data_dir), Path(model_path)])
     metadata = read_metadata(model_path)
     pipeline = load_model(model_path)
-    feature_set = metadata["features"]["set"]
+    set_name = metadata["features"]["set"]
     frame, report = load_prepared(
         taxi,
         month,
         data_dir,
-        timestamps=needed_timestamps(feature_set),
+        timestamps=needed_timestamps(set_name),
         positions=output is not None,
     )
-    frame, _ = complete_rows(frame, required_columns(feature_set, frame))
+    frame, _ = complete_rows(frame, required_columns(set_name, frame))
     actual = frame["duration"].to_numpy()
     median = pipeline[RIDES_STEP].distance_median_ if RIDES_STEP in pipeline.named_steps else None
-    design, _ = build_design(feature_set, frame, pipeline[VECTORIZER_STEP], median)
+    design, _ = build_design(set_name, frame, pipeline[VECTORIZER_STEP], median)
     predicted = predict_design(pipeline[-1], design)
     result = {
         "taxi": taxi,
@@ -131,7 +124,7 @@ def score_month(
         result["output"] = str(write_predictions(output, frame, predicted, month, version))
     if keep_predictions:
         result |= {"actual": actual, "predicted": predicted}
-        categorical = list(FEATURE_SETS[feature_set][0])
+        categorical = list(feature_set(set_name).categorical)
         if "PU_DO" in categorical:  # rides whose pickup/dropoff pair training never saw
             result["unseen_pair"] = design.group_columns[categorical.index("PU_DO")] < 0
     return result
@@ -211,10 +204,11 @@ class RideScorer:
         self.median = (
             pipeline[RIDES_STEP].distance_median_ if RIDES_STEP in pipeline.named_steps else None
         )
-        self.needs_distance = self.features["set"] == "rich" or (
+        self.chosen = feature_set(self.features["set"])
+        self.needs_distance = self.chosen.needs_distance or (
             "trip_distance" in self.features["numerical"]
         )
-        self.needs_pickup = self.features["set"] == "rich"
+        self.needs_pickup = self.chosen.needs_pickup
 
         self.score_one = self._specialised() or self._generic
 
@@ -245,11 +239,8 @@ class RideScorer:
 
     def features_of(self, pickup: int, dropoff: int, distance, when) -> dict:
         """The dict the pipeline's DictVectorizer sees for one ride."""
-        if self.median is not None:
-            from ..rich import ride_features as rich_features
-
-            return rich_features(pickup, dropoff, distance, when, self.median)
-        return ride_features({"features": self.features}, pickup, dropoff, distance)
+        distance = distance if self.needs_distance else None
+        return self.chosen.ride(pickup, dropoff, distance, when, self.median)
 
     def _generic(self, pickup: int, dropoff: int, distance=None, when=None) -> float:
         """Any feature set: the ride's feature dict, then DictVectorizer's lookups."""

@@ -19,13 +19,13 @@ import scipy.sparse as sp
 
 from ..dataset import PrepareReport, prepare, read_month_batches
 from ..features import (
-    FEATURE_SETS,
     build_design,
     complete_rows,
+    feature_set,
     needed_timestamps,
     required_columns,
 )
-from ..rich import DISTANCE_CAP
+from ..rich import valid_distance
 from .statistics import Statistics, statistics
 
 BATCH_ROWS = 1 << 20
@@ -80,7 +80,7 @@ def month_part(
     taxi: str, month: str, data_dir: Path, features: str, median: float | None, rows: int
 ) -> Part:
     """The statistics of one month's training rides, a batch at a time. (A Dask task.)"""
-    groups = len(FEATURE_SETS[features][0])
+    groups = len(feature_set(features).categorical)
     total = _empty_part(groups, PrepareReport.empty())
     for frame, report in prepared_batches(taxi, month, data_dir, features, rows):
         total = total + _batch_part(frame, report, features, median, groups)
@@ -94,14 +94,14 @@ def _batch_part(frame, report, features: str, median, groups: int) -> Part:
     return Part(names, statistics(design, frame["duration"].to_numpy()), report)
 
 
-def month_distances(taxi: str, month: str, data_dir: Path, rows: int):
-    """(values, counts) of the valid distances among a month's kept rides: what the rich
-    features' training median is computed from, exactly, without holding the rides.
+def month_distances(taxi: str, month: str, data_dir: Path, features: str, rows: int):
+    """(values, counts) of the valid distances among a month's kept rides: what a feature
+    set's training median is computed from, exactly, without holding the rides.
     (A Dask task.)"""
     values, counts = np.zeros(0), np.zeros(0)
-    for frame, _ in prepared_batches(taxi, month, data_dir, "rich", rows):
+    for frame, _ in prepared_batches(taxi, month, data_dir, features, rows):
         distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)
-        valid = distance[np.isfinite(distance) & (distance >= 0) & (distance <= DISTANCE_CAP)]
+        valid = distance[valid_distance(distance)]
         values, counts = add_counts((values, counts), np.unique(valid, return_counts=True))
     return values, counts
 
@@ -308,8 +308,8 @@ def fit_months(options, months: list[str], val_months: list[str], solve, client=
     rows = options.batch_rows or BATCH_ROWS
     common = (options.taxi,)
     median = None
-    if options.features == "rich":
-        tasks = [(*common, m, str(options.data_dir), rows) for m in months]
+    if feature_set(options.features).learns_distance_median:
+        tasks = [(*common, m, str(options.data_dir), options.features, rows) for m in months]
         counts = run_tasks(month_distances, tasks, client, "distances", options.quiet)
         median = median_of_counts(*reduce(add_counts, counts))
     tasks = [(*common, m, str(options.data_dir), options.features, median, rows) for m in months]

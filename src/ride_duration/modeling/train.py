@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DATA_DIR, MODELS_DIR
-from ..dataset import check_taxi, load_prepared, month_order_note, month_path, parse_months
+from ..dataset import SCHEMAS, check_taxi, load_prepared, month_order_note, month_path, parse_months
 from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
 from ..features import (
-    FEATURE_SETS,
     Design,
     build_design,
     complete_rows,
+    feature_set,
     needed_timestamps,
     numerical_features,
     required_columns,
@@ -28,21 +28,10 @@ from ..features import (
 from ..files import sha256_file
 from ..rich import DISTANCE_CAP, distance_median
 from .artifact import check_model_name, prepare_model_dir, save_bytes
-from .estimators import build_pipeline, fitted_regressor, pipeline_bytes
+from .estimators import REGRESSORS, build_pipeline, fitted_regressor, pipeline_bytes, regressor
 from .solver import SolverError, solve
 from .statistics import statistics
 
-MODELS = ("linear", "lasso", "ridge")
-# rich: ridge with alpha=3, the strength 5-fold cross-validation picks on the training months
-# (green 2021-01: 3; 2023-01: 3 to 5); its zone x hour groups overfit without a penalty.
-DEFAULT_MODEL = {"lesson": "linear", "homework": "linear", "rich": "ridge"}
-DEFAULT_ALPHA = {"lasso": 0.01, "ridge": 1.0, ("rich", "ridge"): 3.0}
-DEFAULT_NAME = {"linear": "lin_reg", "lasso": "lasso", "ridge": "ridge"}
-SOLVERS = {
-    "linear": "exact minimum-norm least squares",
-    "ridge": "exact ridge",
-    "lasso": "scikit-learn coordinate descent",
-}
 LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
 
 
@@ -64,8 +53,13 @@ def month_spec(text: str) -> str:
 
 
 def default_name(features: str, model: str) -> str:
-    """lin_reg, lasso, ridge; with the rich features rich_lin_reg, rich_lasso, rich_ridge."""
-    return DEFAULT_NAME[model] if features != "rich" else f"rich_{DEFAULT_NAME[model]}"
+    """lin_reg, lasso, ridge; prefixed by the feature set's prefix (rich_ridge, ...)."""
+    return feature_set(features).name_prefix + regressor(model).file_name
+
+
+def default_alpha(features: str, model: str) -> float | None:
+    """The feature set's own strength for this regressor, else the regressor's default."""
+    return feature_set(features).alphas.get(model, regressor(model).default_alpha)
 
 
 @dataclass
@@ -88,20 +82,18 @@ class TrainOptions:
 
     def validated(self) -> TrainOptions:
         check_taxi(self.taxi)
-        if self.features not in FEATURE_SETS:
-            raise RideDurationError(
-                f"unknown feature set {self.features!r}: choose {', '.join(FEATURE_SETS)}"
-            )
-        model = self.model or DEFAULT_MODEL[self.features]
-        if model not in MODELS:
-            raise RideDurationError(f"unknown model {model!r}: choose {', '.join(MODELS)}")
+        chosen = feature_set(self.features)
+        model = self.model or chosen.default_model
+        spec = regressor(model)
         if self.alpha is not None and (not np.isfinite(self.alpha) or self.alpha <= 0):
             raise RideDurationError(f"--alpha must be a positive number, not {self.alpha}")
-        if self.alpha is not None and model == "linear":
-            raise RideDurationError("--alpha applies to lasso and ridge, not to linear")
-        if self.features == "rich" and self.taxi == "fhv":
+        if self.alpha is not None and not spec.penalised:
+            takes = ", ".join(r.name for r in REGRESSORS.values() if r.penalised)
+            raise RideDurationError(f"--alpha applies to {takes}, not to {model}")
+        if chosen.needs_distance and SCHEMAS[self.taxi].distance is None:
             raise RideDurationError(
-                "the rich features need trip distances, which fhv files do not record"
+                f"the {chosen.name} features need trip distances, which {self.taxi} files do "
+                "not record"
             )
         train_month, val_month = month_spec(self.train_month), month_spec(self.val_month)
         if self.engine not in ENGINES:
@@ -123,9 +115,7 @@ class TrainOptions:
             train_month=train_month,
             val_month=val_month,
             model=model,
-            alpha=self.alpha
-            if self.alpha is not None
-            else DEFAULT_ALPHA.get((self.features, model), DEFAULT_ALPHA.get(model)),
+            alpha=self.alpha if self.alpha is not None else default_alpha(self.features, model),
             data_dir=Path(self.data_dir),
             model_dir=Path(self.model_dir),
             name=name,
@@ -144,7 +134,7 @@ class Fitted:
     intercept: float
     design: Design | None  # None when the months were streamed
     val_design: Design | None = None
-    regressor: object = None  # the scikit-learn regressor, for lasso
+    estimator: object = None  # the scikit-learn estimator, for the regressors it fits
     notes: list[str] = field(default_factory=list)  # e.g. a solver that did not converge
     distance_median: float | None = None  # rich: what replaces an impossible distance
 
@@ -162,11 +152,11 @@ class Fitted:
     @property
     def pipeline(self):
         """The scikit-learn Pipeline this model is saved as (imports scikit-learn)."""
-        regressor = self.regressor or fitted_regressor(
+        estimator = self.estimator or fitted_regressor(
             self.options.model, self.coef, self.intercept, self.options.alpha
         )
         return build_pipeline(
-            self.feature_names, self.options.model, regressor, self.distance_median
+            self.feature_names, self.options.model, estimator, self.distance_median
         )
 
     def to_bytes(self) -> bytes:
@@ -198,25 +188,25 @@ def _drop_incomplete(frame, features, report):
 def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
     """Fit the model on a prepared frame (and build the validation design, if given).
     Linear and ridge are solved exactly; lasso by scikit-learn."""
+    options = options.validated()
     y = train_frame["duration"].to_numpy()
-    median = distance_median(train_frame["trip_distance"]) if options.features == "rich" else None
+    learns = feature_set(options.features).learns_distance_median
+    median = distance_median(train_frame["trip_distance"]) if learns else None
     design, names = build_design(options.features, train_frame, distance_median=median)
     numerical = numerical_features(options.features, names)
     val_design = None
     if val_frame is not None:
         vocabulary = {name: index for index, name in enumerate(names)}
         val_design, _ = build_design(options.features, val_frame, vocabulary, median)
-    regressor, notes = None, []
-    if options.model == "lasso":
-        from sklearn.linear_model import Lasso
-
+    spec, estimator, notes = regressor(options.model), None, []
+    if not spec.exact:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            regressor = Lasso(alpha=options.alpha).fit(design.matrix, y)
-        coef, intercept = np.ravel(regressor.coef_), float(np.ravel(regressor.intercept_)[0])
+            estimator = spec.estimator(options.alpha).fit(design.matrix, y)
+        coef, intercept = np.ravel(estimator.coef_), float(np.ravel(estimator.intercept_)[0])
         notes = list(dict.fromkeys(f"{options.model}: {w.message}" for w in caught))
     else:
-        alpha = options.alpha if options.model == "ridge" else 0.0
+        alpha = options.alpha if spec.penalised else 0.0
         try:
             coef, intercept = solve(statistics(design, y), alpha)
         except SolverError as exc:
@@ -229,7 +219,7 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
             "square?); the model is not saved"
         )
     return Fitted(
-        options, names, numerical, coef, intercept, design, val_design, regressor, notes, median
+        options, names, numerical, coef, intercept, design, val_design, estimator, notes, median
     )
 
 
@@ -311,7 +301,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         "val_months": val_months,
         "features": {
             "set": options.features,
-            "categorical": list(FEATURE_SETS[options.features][0]),
+            "categorical": list(feature_set(options.features).categorical),
             "numerical": fitted.numerical,
             **(
                 {"distance_median": fitted.distance_median, "distance_cap": DISTANCE_CAP}
@@ -321,11 +311,9 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         },
         "model": {
             "kind": options.model,
-            "class": {"linear": "LinearRegression", "lasso": "Lasso", "ridge": "Ridge"}[
-                options.model
-            ],
+            "class": regressor(options.model).sklearn_class,
             "params": {"alpha": options.alpha} if options.alpha is not None else {},
-            "solver": SOLVERS[options.model],
+            "solver": regressor(options.model).solver,
         },
         "metrics": metrics,
         "rows": reports,
@@ -399,12 +387,14 @@ def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[st
     """Many months, a batch at a time, here or on a Dask cluster (see ``stream``)."""
     from . import stream
 
-    if options.model == "lasso":
+    spec = regressor(options.model)
+    if not spec.exact:
+        exact = ", ".join(r.name for r in REGRESSORS.values() if r.exact)
         raise RideDurationError(
-            "lasso needs its rides in memory: train it on one month with the local engine "
-            "(linear and ridge work from statistics that add up over months)"
+            f"{spec.name} needs its rides in memory: train it on one month with the local "
+            f"engine ({exact} work from statistics that add up over months)"
         )
-    alpha = options.alpha if options.model == "ridge" else 0.0
+    alpha = options.alpha if spec.penalised else 0.0
 
     def exact(stats):
         try:
