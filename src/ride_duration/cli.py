@@ -86,7 +86,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    _train_command(commands)
+    _download_command(commands)
+    _homework_command(commands)
+    _compare_command(commands)
+    _plots_command(commands)
+    _predict_command(commands)
+    _serve_command(commands)
+    return parser
 
+
+def _add_engine(train: argparse.ArgumentParser) -> None:
+    """Where and how many rides at a time: the local engine or a Dask cluster."""
+    train.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "dask"],
+        help="local (default) or dask: each month's statistics computed on a Dask cluster's "
+        "workers, added up and solved here (pip install -e '.[dask]')",
+    )
+    train.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: a "
+        "LocalCluster sized to this machine); its workers must see --data-dir",
+    )
+    train.add_argument(
+        "--batch-rows",
+        type=int,
+        help="read months this many rides at a time (default: whole months for one training "
+        "month, 1,048,576-ride batches for several)",
+    )
+
+
+def _train_command(commands) -> None:
     train = commands.add_parser(
         "train",
         help="train a model on one month, validate on another, save it to models/",
@@ -131,28 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write <name>.bin and <name>.json (default: models/)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    train.add_argument(
-        "--engine",
-        default="local",
-        choices=["local", "dask"],
-        help="local (default) or dask: each month's statistics computed on a Dask cluster's "
-        "workers, added up and solved here (pip install -e '.[dask]')",
-    )
-    train.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="with --engine dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: a "
-        "LocalCluster sized to this machine); its workers must see --data-dir",
-    )
-    train.add_argument(
-        "--batch-rows",
-        type=int,
-        help="read months this many rides at a time (default: whole months for one training "
-        "month, 1,048,576-ride batches for several)",
-    )
+    _add_engine(train)
     _add_fetching(train)
     train.set_defaults(handler=_run_train)
 
+
+def _download_command(commands) -> None:
     download = commands.add_parser(
         "download",
         help="fetch TLC months (and the zone lookup) into data/, cached and verified",
@@ -175,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetching(download, offline=False)
     download.set_defaults(handler=_run_download)
 
+
+def _homework_command(commands) -> None:
     homework = commands.add_parser(
         "homework",
         help="answer the week-1 homework for a month pair or a cohort",
@@ -196,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetching(homework)
     homework.set_defaults(handler=_run_homework)
 
+
+def _compare_command(commands) -> None:
     compare = commands.add_parser(
         "compare",
         help="compare exact linear, scikit-learn's default, Lasso, Ridge, baseline",
@@ -214,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.set_defaults(handler=_run_compare)
 
+
+def _plots_command(commands) -> None:
     plots = commands.add_parser(
         "plots",
         help="draw the duration distribution and predicted-vs-actual plots",
@@ -231,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     plots.add_argument("--out", type=Path, default=FIGURES_DIR, help="folder for the PNGs")
     plots.set_defaults(handler=_run_plots)
 
+
+def _predict_command(commands) -> None:
     predict = commands.add_parser(
         "predict",
         help="predict one ride's duration, or score a month, with a saved model",
@@ -263,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetching(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     predict.set_defaults(handler=_run_predict)
+
+
+def _serve_command(commands) -> None:
     serve = commands.add_parser(
         "serve",
         help="serve a saved model as a web service: POST /predict, GET /health, GET /model",
@@ -287,7 +315,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-access-log", action="store_true", help="do not log each request (for load tests)"
     )
     serve.set_defaults(handler=_run_serve)
-    return parser
 
 
 def _run_serve(args: argparse.Namespace) -> int:
