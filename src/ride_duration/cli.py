@@ -586,7 +586,7 @@ RULES = {
     "dropped_too_long": "dropped: over 60 minutes",
     "dropped_missing_feature": "dropped: distance missing or not finite",
     "flagged_missing_location": "kept: zone missing (-> -1)",
-    "flagged_bad_distance": "kept: distance < 0 or > 500 mi",
+    "flagged_bad_distance": "kept: distance implausible (< 0 or > 100 mi)",
     "flagged_outside_month": "kept: pickup outside the month",
 }
 

@@ -24,9 +24,15 @@ TAXI_TYPES = ("yellow", "green", "fhv", "fhvhv")
 MIN_DURATION_MINUTES = 1.0
 MAX_DURATION_MINUTES = 60.0
 
-# What a single ride given by hand (predict, serve) may hold: zone IDs from -1 (missing) up to
-# a bound far above TLC's 265 zones, distances from 0 to a billion miles (TLC records hold rides
-# of 244,152 miles, which a model must still answer; the bound keeps answers finite).
+# The one rule for a bad distance: a recorded distance is plausible when it is finite and from 0
+# to 100 miles (NYC's longest in-city trips are under 50; green 2021-01 has 62 rides over 100,
+# the largest 244,152). Preparing a month counts the implausible ones (kept as recorded); the
+# rich features replace them by the training median.
+PLAUSIBLE_MILES = 100.0
+
+# Not a data rule but the input bounds of a ride given by hand (predict, serve): zone IDs from -1
+# (missing) up to far above TLC's 265 zones, distances from 0 to a billion miles (implausible
+# ones are still answered, as the model treats them; the bound keeps answers finite).
 MAX_ZONE_ID = 1_000_000
 MAX_MILES = 1e9
 

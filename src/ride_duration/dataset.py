@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, TAXI_TYPES
+from .config import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, PLAUSIBLE_MILES, TAXI_TYPES
 from .errors import DataError, RideDurationError, UnreadableFile
 
 
@@ -82,6 +82,11 @@ def parse_month(text: str, *, today: dt.date | None = None) -> str:
     if month > f"{today.year:04d}-{today.month:02d}":
         raise RideDurationError(f"month {month} is in the future")
     return month
+
+
+def plausible_distance(distance: np.ndarray) -> np.ndarray:
+    """Which recorded distances are plausible: finite, from 0 to ``PLAUSIBLE_MILES``."""
+    return np.isfinite(distance) & (distance >= 0) & (distance <= PLAUSIBLE_MILES)
 
 
 def month_bounds(month: str) -> tuple[np.datetime64, np.datetime64]:
@@ -511,11 +516,9 @@ def prepare(
     columns["PU_DO"] = _string_categorical(pair_codes, pair_labels)
     if "trip_distance" in frame:
         distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)[kept]
-        # Negative, missing or beyond-the-city distances are kept (the model sees them as
-        # recorded) but counted, so a user can tell a dirty month from a clean one.
-        report.flagged_bad_distance = int(
-            ((distance < 0) | (distance > 500) | np.isnan(distance)).sum()
-        )
+        # Implausible distances are kept (the model sees them as recorded) but counted, so a
+        # user can tell a dirty month from a clean one.
+        report.flagged_bad_distance = int((~plausible_distance(distance)).sum())
         columns["trip_distance"] = distance
     columns["duration"] = minutes[kept]
     return pd.DataFrame(columns, copy=False), report

@@ -52,14 +52,18 @@ class FeatureSet:
 def _zone_ride(categorical):
     """One ride's feature dict for the sets made of zone columns (and the distance)."""
 
+    labels = {
+        "PU_DO": rich.pair_label,
+        "PULocationID": lambda pickup, dropoff: str(pickup),
+        "DOLocationID": lambda pickup, dropoff: str(dropoff),
+    }
+    chosen = [(c, labels[c]) for c in categorical]
+
     def ride(pickup: int, dropoff: int, distance, when=None, median=None) -> dict:
-        zones = {
-            "PU_DO": rich.pair_label(pickup, dropoff),
-            "PULocationID": str(pickup),
-            "DOLocationID": str(dropoff),
-        }
-        features = {c: zones[c] for c in categorical}
-        return features | ({"trip_distance": float(distance)} if distance is not None else {})
+        features = {c: label(pickup, dropoff) for c, label in chosen}
+        if distance is not None:
+            features["trip_distance"] = float(distance)
+        return features
 
     return ride
 
@@ -277,8 +281,3 @@ def build_design(
         names = fit_feature_names(columns, categorical, numerical)
         vocabulary = {name: i for i, name in enumerate(names)}
     return transform(vocabulary, columns, categorical, numerical), names
-
-
-def numerical_features(name: str, names: list[str]) -> list[str]:
-    """The feature set's numerical columns among fitted feature names."""
-    return [c for c in feature_set(name).numerical if c in names]

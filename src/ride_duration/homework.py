@@ -82,7 +82,8 @@ def answers(
 ) -> dict:
     """The homework's answers, keyed as in ``QUESTIONS`` (or ``QUESTIONS_2022`` for the 2022
     cohort). The model is the homework's: PU and DO one-hot, exact linear regression."""
-    from .modeling.train import TrainOptions, fit, rmse
+    from .modeling.model import rmse
+    from .modeling.train import TrainOptions, fit
 
     questions = COHORTS[cohort].questions if cohort else QUESTIONS
     taxi, train_month, val_month = (
@@ -102,6 +103,7 @@ def answers(
         raise DataError("no ride lasts 1 to 60 minutes in one of the months")
 
     fitted = fit(TrainOptions(features="homework"), train, val)
+    predict = fitted.model.predict_design
     result = {
         "columns": raw_column_count(taxi, train_month, data_dir),
         "records": report.rows_read,
@@ -111,8 +113,8 @@ def answers(
         "fraction_kept": report.fraction_kept,
         "fraction_missing_pickup": float((train["PULocationID"] == "-1").mean()),
         "n_features": fitted.design.n_features,
-        "train_rmse": rmse(train["duration"].to_numpy(), fitted.predict(fitted.design)),
-        "val_rmse": rmse(val["duration"].to_numpy(), fitted.predict(fitted.val_design)),
+        "train_rmse": rmse(train["duration"].to_numpy(), predict(fitted.design)),
+        "val_rmse": rmse(val["duration"].to_numpy(), predict(fitted.val_design)),
     }
     return {key: result[key] for key in questions}
 

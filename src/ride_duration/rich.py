@@ -3,10 +3,11 @@
 The course's 1-60 minute rule keeps rides of absurd recorded distance (green 2021-01: 62 over
 100 miles, the largest 244,152), which flatten the distance slope to about 0.00003 min/mile,
 so every unseen pickup/dropoff pair is predicted the same ~26 minutes. Here a distance that is
-negative, not finite, or over ``DISTANCE_CAP`` miles is replaced by the training median of the
-valid ones (no ride is dropped: RMSEs stay comparable with ``lesson``). Traffic depends on the
-hour and the weekday, and differently in each zone, hence the interactions; all of them are
-one-hot groups, so the model stays linear and each weight can be read.
+not plausible (``dataset.plausible_distance``: negative, not finite, or over 100 miles) is
+replaced by the training median of the plausible ones (no ride is dropped: RMSEs stay
+comparable with ``lesson``). Traffic depends on the hour and the weekday, and differently in
+each zone, hence the interactions; all of them are one-hot groups, so the model stays linear
+and each weight can be read.
 
 ``rich_frame`` builds the columns from a frame of rides; ``transformers.RideFeatures`` calls
 it at the start of a saved ``rich`` pipeline, so the model takes raw rides.
@@ -21,9 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .dataset import factorize_ids, zone_ids
+from .config import PLAUSIBLE_MILES
+from .dataset import factorize_ids, plausible_distance, zone_ids
 
-DISTANCE_CAP = 100.0
 # Band edges in miles: short trips differ most, so the bands are narrow there.
 DISTANCE_BANDS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0)
 CATEGORICAL = ("PU_DO", "hour_dow", "PU_hour", "DO_hour", "distance_band")
@@ -32,20 +33,16 @@ RAW_COLUMNS = ("PULocationID", "DOLocationID", "trip_distance", "pickup_datetime
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def valid_distance(distance: np.ndarray) -> np.ndarray:
-    return np.isfinite(distance) & (distance >= 0) & (distance <= DISTANCE_CAP)
-
-
 def distance_median(distance) -> float:
     """The median of the valid distances: what an impossible distance is replaced by."""
     distance = np.asarray(distance, dtype=float)
-    valid = distance[valid_distance(distance)]
+    valid = distance[plausible_distance(distance)]
     return float(np.median(valid)) if len(valid) else 0.0
 
 
 def clean_distance(distance, median: float) -> np.ndarray:
     distance = np.asarray(distance, dtype=float)
-    return np.where(valid_distance(distance), distance, median)
+    return np.where(plausible_distance(distance), distance, median)
 
 
 def _categorical(keys: np.ndarray, label) -> pd.Categorical:
@@ -147,14 +144,14 @@ def zone_hour_label(zone: int, hour: int) -> str:
 
 
 def band_label(band: int) -> str:
-    edges = (*DISTANCE_BANDS, DISTANCE_CAP)
+    edges = (*DISTANCE_BANDS, PLAUSIBLE_MILES)
     return f"{edges[band - 1]:g}-{edges[band]:g}"
 
 
 def ride_features(pickup: int, dropoff: int, distance, when, median: float) -> dict:
     """The rich feature dict of one ride, as ``RideFeatures`` makes it: ``when`` is a
     ``datetime`` or None, ``distance`` a number or None."""
-    valid = distance is not None and math.isfinite(distance) and 0 <= distance <= DISTANCE_CAP
+    valid = distance is not None and bool(plausible_distance(np.float64(distance)))
     miles = float(distance) if valid else median
     hour, weekday = (when.hour, when.weekday()) if when is not None else (-1, -1)
     return {

@@ -30,14 +30,13 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from .config import MAX_MILES, MAX_ZONE_ID
 from .modeling.artifact import (
-    load_model,
     model_version,
     read_metadata,
     read_model_bytes,
     sidecar_path,
     unpickle_model,
 )
-from .modeling.predict import RideScorer
+from .modeling.model import Model, load
 
 MODEL_ENV = "RIDE_DURATION_MODEL"
 MAX_BATCH = 10_000
@@ -175,18 +174,8 @@ async def _too_large(send, limit: int) -> None:
 def create_app(model_path: Path | str) -> FastAPI:
     """The service for one saved model, loaded once (its sha256 checked against its sidecar)."""
     model_path = Path(model_path)
-    pipeline = load_model(model_path)
-    metadata = read_metadata(model_path)
-    scorer = RideScorer(pipeline, metadata)
+    model, metadata = load(model_path)
     version = model_version(metadata, model_path)
-    needed = [
-        field
-        for field, needs in (
-            ("trip_distance", scorer.needs_distance),
-            ("pickup_datetime", scorer.needs_pickup),
-        )
-        if needs
-    ]
     app = FastAPI(
         title="ride-duration",
         summary="Predict NYC taxi ride durations (minutes) from pickup, dropoff and distance.",
@@ -195,31 +184,51 @@ def create_app(model_path: Path | str) -> FastAPI:
         redoc_url=None,
     )
     add_offline_docs(app)
+    _add_predict(app, model, version)
 
-    def score(rides: list[dict], batch: bool) -> list[float]:
-        missing = [
-            {
-                "loc": ["body", *([i] if batch else []), field],
-                "msg": "Field required: this model needs it",
-                "type": "missing",
-            }
-            for i, ride in enumerate(rides)
-            for field in needed
-            if ride.get(field) is None
-        ]
-        if missing:
-            raise RequestValidationError(missing)
-        score_one = scorer.score_one
-        return [
-            score_one(
-                ride.get("PULocationID", -1),
-                ride.get("DOLocationID", -1),
-                ride.get("trip_distance"),
-                ride.get("pickup_datetime"),
-            )
-            for ride in rides
-        ]
+    @app.api_route("/health", methods=["GET", "HEAD"])
+    def health():
+        return {"status": "ok", "model_version": version}
 
+    @app.api_route("/model", methods=["GET", "HEAD"])
+    def model_card():
+        """The saved model's sidecar: taxi type, months, features, metrics, versions."""
+        return {k: v for k, v in metadata.items() if k != "pending"} | {"model_version": version}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # Field, message and type only: echoing the input back could echo a NaN, which JSON
+        # cannot carry.
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def _missing_fields(model: Model, rides: list[dict], batch: bool) -> list[dict]:
+    """The fields this model needs that rides leave out, as FastAPI names validation errors."""
+    needed = [
+        field
+        for field, needs in (
+            ("trip_distance", model.needs_distance),
+            ("pickup_datetime", model.needs_pickup),
+        )
+        if needs
+    ]
+    return [
+        {
+            "loc": ["body", *([i] if batch else []), field],
+            "msg": "Field required: this model needs it",
+            "type": "missing",
+        }
+        for i, ride in enumerate(rides)
+        for field in needed
+        if ride.get(field) is None
+    ]
+
+
+def _add_predict(app: FastAPI, model: Model, version: str) -> None:
     @app.post(
         "/predict",
         response_model=Prediction | Predictions,
@@ -239,30 +248,13 @@ def create_app(model_path: Path | str) -> FastAPI:
             raise RequestValidationError(
                 [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]
             ) from None
-        durations = score(rides, batch)
+        if missing := _missing_fields(model, rides, batch):
+            raise RequestValidationError(missing)
+        durations = model.predict_rides(rides)
         answer = {"durations": durations} if batch else {"duration": durations[0]}
         # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
         # than predicting it.
         return Response(ANSWER.dump_json(answer | {"model_version": version}), media_type=JSON)
-
-    @app.api_route("/health", methods=["GET", "HEAD"])
-    def health():
-        return {"status": "ok", "model_version": version}
-
-    @app.api_route("/model", methods=["GET", "HEAD"])
-    def model():
-        """The saved model's sidecar: taxi type, months, features, metrics, versions."""
-        return {k: v for k, v in metadata.items() if k != "pending"} | {"model_version": version}
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        # Field, message and type only: echoing the input back could echo a NaN, which JSON
-        # cannot carry.
-        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
-
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    return app
 
 
 def snapshot_model(model_path: Path | str, folder: Path) -> Path:

@@ -16,7 +16,7 @@ class RideFeatures(TransformerMixin, BaseEstimator):
 
     Input: dicts or a DataFrame with PULocationID, DOLocationID, trip_distance (miles) and
     pickup_datetime (a datetime or an ISO string). ``fit`` learns the median valid distance,
-    which replaces impossible ones (negative, not finite, over ``rich.DISTANCE_CAP`` miles);
+    which replaces implausible ones (``dataset.plausible_distance``);
     give ``distance_median`` to fix it instead.
     """
 

@@ -34,7 +34,7 @@ def test_linear_fit_reaches_the_least_squares_optimum(months, feature_set):
     train, val, _, _ = months
     options = TrainOptions(features=feature_set).validated()
     fitted = fit(options, train, val)
-    pipeline, design, val_design = fitted.pipeline, fitted.design, fitted.val_design
+    pipeline, design, val_design = fitted.model.to_pipeline(), fitted.design, fitted.val_design
     y, y_val = train["duration"].to_numpy(), val["duration"].to_numpy()
     ours = pipeline[-1]
 
@@ -57,7 +57,7 @@ def test_lasso_trains_and_reproduces_the_course(months):
     train, val, _, _ = months
     options = TrainOptions(model="lasso").validated()
     fitted = fit(options, train, val)
-    pipeline, val_design = fitted.pipeline, fitted.val_design
+    pipeline, val_design = fitted.model.to_pipeline(), fitted.val_design
     # The course's 01-intro notebook prints 11.167275941179728 for Lasso(0.01).
     assert rmse(val["duration"], pipeline[-1].predict(val_design.matrix)) == pytest.approx(
         11.1672759, abs=1e-5

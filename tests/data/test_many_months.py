@@ -87,9 +87,9 @@ def test_a_month_in_small_batches_gives_the_one_shot_numbers(data, tmp_path, fea
     for key in ("train_rmse", "val_rmse", "baseline_rmse"):
         assert pieces.metrics[key] == pytest.approx(whole.metrics[key], abs=1e-9)
     assert pieces.reports == whole.reports  # every data rule counted the same
-    assert pieces.fitted.feature_names == whole.fitted.feature_names
-    np.testing.assert_allclose(pieces.fitted.coef, whole.fitted.coef, atol=1e-8)
-    assert pieces.fitted.distance_median == whole.fitted.distance_median
+    assert pieces.model.feature_names == whole.model.feature_names
+    np.testing.assert_allclose(pieces.model.coef, whole.model.coef, atol=1e-8)
+    assert pieces.model.distance_median == whole.model.distance_median
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_dask_gives_the_local_engines_numbers(data, tmp_path, cluster, features)
     for key in ("train_rmse", "val_rmse", "baseline_rmse"):
         assert remote.metrics[key] == pytest.approx(local.metrics[key], abs=1e-9)
     assert remote.metrics["n_train"] == local.metrics["n_train"] == 135_829
-    np.testing.assert_allclose(remote.fitted.coef, local.fitted.coef, atol=1e-9)
+    np.testing.assert_allclose(remote.model.coef, local.model.coef, atol=1e-9)
     assert read_metadata(remote.model_path)["train_month"] == "2021-01..2021-02"
 
 

@@ -81,7 +81,7 @@ def test_rich_beats_lesson_on_validation(tlc_dir, pair):
     for features in ("lesson", "rich"):
         options = TrainOptions(features=features, train_month=pair[0], val_month=pair[1])
         fitted = fit(options.validated(), train_frame, val_frame)
-        scores[features] = rmse(y_val, fitted.predict(fitted.val_design))
+        scores[features] = rmse(y_val, fitted.model.predict_design(fitted.val_design))
     assert scores["rich"] < scores["lesson"], scores
     if pair in TARGETS:
         assert scores["rich"] <= TARGETS[pair], scores

@@ -1,5 +1,7 @@
-"""The service's per-ride scorer equals the saved pipeline, for every feature set, on every
-validation ride of the lesson months: its fast lookups and its generic path alike."""
+"""One model, one prediction: for every feature set, on every validation ride of the lesson
+months, the model's predictions for rides given as dicts (the service's and the CLI's path)
+and for a prepared frame (training's, validation's and predict --month's) equal what the
+saved scikit-learn Pipeline predicts."""
 
 import json
 
@@ -8,7 +10,7 @@ import pytest
 
 from ride_duration import load_model, read_metadata
 from ride_duration.dataset import load_prepared, zone_ids
-from ride_duration.modeling.predict import RideScorer
+from ride_duration.modeling.model import Model, load
 from ride_duration.rich import RAW_COLUMNS
 from tests.helpers import assert_clean_failure, copy_months, run_cli, train_with_cli
 
@@ -25,28 +27,43 @@ def models(tlc_dir, tmp_path_factory):
 
 
 @pytest.mark.parametrize("features", ["lesson", "homework", "rich"])
-def test_scorer_equals_the_pipeline(models, features):
+def test_the_model_predicts_what_its_pipeline_predicts(models, features):
     folder, frame = models
     pipeline = load_model(folder / f"{features}.bin")
-    scorer = RideScorer(pipeline, read_metadata(folder / f"{features}.bin"))
+    model, metadata = load(folder / f"{features}.bin")
+    assert metadata == read_metadata(folder / f"{features}.bin")
     pu, do = zone_ids(frame["PULocationID"]), zone_ids(frame["DOLocationID"])
     miles, when = frame["trip_distance"].to_numpy(), list(frame["pickup_datetime"])
-    rides = list(zip(pu.tolist(), do.tolist(), miles.tolist(), when))
+    rides = [
+        {"PULocationID": p, "DOLocationID": d, "trip_distance": t, "pickup_datetime": w}
+        for p, d, t, w in zip(pu.tolist(), do.tolist(), miles.tolist(), when)
+    ]
     if features == "rich":
         expected = pipeline.predict(frame[list(RAW_COLUMNS)])
     elif features == "lesson":
         expected = pipeline.predict(
-            [{"PU_DO": f"{p}_{d}", "trip_distance": t} for p, d, t, _ in rides]
+            [
+                {
+                    "PU_DO": f"{r['PULocationID']}_{r['DOLocationID']}",
+                    "trip_distance": r["trip_distance"],
+                }
+                for r in rides
+            ]
         )
     else:
         expected = pipeline.predict(
-            [{"PULocationID": str(p), "DOLocationID": str(d)} for p, d, _, _ in rides]
+            [
+                {"PULocationID": str(r["PULocationID"]), "DOLocationID": str(r["DOLocationID"])}
+                for r in rides
+            ]
         )
-    fast = np.array([scorer.score_one(*ride) for ride in rides])
-    generic = np.array([scorer._generic(*ride) for ride in rides])
-    np.testing.assert_allclose(fast, expected, atol=1e-9, rtol=0)
-    np.testing.assert_allclose(generic, expected, atol=1e-9, rtol=0)
-    assert (scorer.score_one == scorer._generic) == (features == "rich")
+    np.testing.assert_allclose(model.predict_rides(rides), expected, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(model.predict_frame(frame), expected, atol=1e-9, rtol=0)
+    # The export round-trips: the model a pipeline holds exports the same pipeline.
+    again = Model.from_pipeline(model.to_pipeline(), metadata)
+    np.testing.assert_array_equal(again.coef, model.coef)
+    assert again.feature_names == model.feature_names
+    assert again.distance_median == model.distance_median
 
 
 def test_predict_one_ride_from_the_command_line(models):

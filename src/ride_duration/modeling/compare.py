@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..features import complete_rows, required_columns
 from .estimators import REGRESSORS
-from .train import TrainOptions, fit, rmse
+from .model import rmse
+from .train import TrainOptions, fit
 
 COLUMNS = ["train RMSE", "val RMSE", "min per mile"]
 LABELS = {
@@ -44,7 +45,7 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         default = LinearRegression().fit(exact.design.matrix, y)
-    names = exact.feature_names
+    names = exact.model.feature_names
     rows["linear, scikit-learn default"] = (
         rmse(y, default.predict(exact.design.matrix)),
         rmse(y_val, default.predict(exact.val_design.matrix)),
@@ -63,8 +64,9 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
 
 
 def _scores(fitted, train_frame, val_frame) -> tuple:
+    model = fitted.model
     return (
-        rmse(train_frame["duration"].to_numpy(), fitted.predict(fitted.design)),
-        rmse(val_frame["duration"].to_numpy(), fitted.predict(fitted.val_design)),
-        fitted.distance_weight,
+        rmse(train_frame["duration"].to_numpy(), model.predict_design(fitted.design)),
+        rmse(val_frame["duration"].to_numpy(), model.predict_design(fitted.val_design)),
+        model.distance_weight,
     )

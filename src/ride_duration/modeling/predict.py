@@ -11,33 +11,15 @@ import numpy as np
 from ..config import MAX_MILES, MAX_ZONE_ID
 from ..dataset import load_prepared, month_path, zone_ids
 from ..errors import RideDurationError
-from ..features import (
-    build_design,
-    complete_rows,
-    feature_set,
-    needed_timestamps,
-    required_columns,
-)
+from ..features import complete_rows, feature_set, needed_timestamps, required_columns
 from ..files import temporary_beside
-from .artifact import load_model, model_version, read_metadata, sidecar_path
-from .estimators import RIDES_STEP, VECTORIZER_STEP
+from .artifact import model_version, sidecar_path
+from .model import Model, load, rmse
 
 
-def predict_design(regressor, design) -> np.ndarray:
-    """What ``regressor.predict(design.matrix)`` gives, for any fitted linear model, without
-    building the sparse matrix."""
-    return design.dot(np.ravel(regressor.coef_)) + float(np.ravel(regressor.intercept_)[0])
-
-
-def ride_features(
-    metadata: dict, pickup: int, dropoff: int, distance: float | None, when: str | None = None
-) -> dict:
-    """The record a saved pipeline expects for one ride, per the feature set it was trained
-    on: its feature dict, or a raw ride for a set whose pipeline takes raw rides (rich)."""
-    features = metadata["features"]
-    chosen = feature_set(features["set"])
-    uses_distance = "trip_distance" in features["numerical"] or chosen.needs_distance
-    if uses_distance and distance is None:
+def check_ride(model: Model, pickup: int, dropoff: int, distance, when: str | None) -> dict:
+    """One ride given on the command line, checked and in the service's shape."""
+    if model.needs_distance and distance is None:
         raise RideDurationError("this model needs the trip distance: give --distance MILES")
     if distance is not None and not (math.isfinite(distance) and 0 <= distance <= MAX_MILES):
         raise RideDurationError(
@@ -48,24 +30,17 @@ def ride_features(
             raise RideDurationError(
                 f"{flag} must be a zone ID from -1 (missing) to {MAX_ZONE_ID:,}, not {zone}"
             )
-    if chosen.needs_pickup and when is None:
+    if model.needs_pickup and when is None:
         raise RideDurationError("this model needs the pickup time: give --pickup DATETIME")
-    if chosen.learns_distance_median:  # its pipeline starts with RideFeatures: raw rides
-        return {
-            "PULocationID": pickup,
-            "DOLocationID": dropoff,
-            "trip_distance": float(distance),
-            "pickup_datetime": _timestamp(when) if when is not None else None,
-        }
-    when = _timestamp(when).to_pydatetime() if when is not None else None
-    return chosen.ride(pickup, dropoff, distance if uses_distance else None, when, None)
+    ride = {"PULocationID": pickup, "DOLocationID": dropoff, "trip_distance": distance}
+    return ride | ({"pickup_datetime": _timestamp(when)} if when is not None else {})
 
 
 def _timestamp(text: str):
     import pandas as pd
 
     try:
-        return pd.Timestamp(text)
+        return pd.Timestamp(text).to_pydatetime()
     except ValueError:
         raise RideDurationError(
             f"--pickup {text!r} is not a date and time: write it as 2021-02-01T08:15"
@@ -75,9 +50,8 @@ def _timestamp(text: str):
 def predict_ride(
     model_path: Path, pickup: int, dropoff: int, distance: float | None, when: str | None = None
 ) -> float:
-    metadata = read_metadata(model_path)
-    pipeline = load_model(model_path)
-    return float(pipeline.predict([ride_features(metadata, pickup, dropoff, distance, when)])[0])
+    model, _ = load(model_path)
+    return model.predict_rides([check_ride(model, pickup, dropoff, distance, when)])[0]
 
 
 def score_month(
@@ -92,13 +66,10 @@ def score_month(
     """RMSE of a saved model on one month, prepared as in training (with the actual and
     predicted durations if ``keep_predictions``; one row per ride written to the parquet
     file ``output`` if given)."""
-    from .train import rmse
-
     if output is not None:
         check_output(output, [month_path(taxi, month, data_dir), Path(model_path)])
-    metadata = read_metadata(model_path)
-    pipeline = load_model(model_path)
-    set_name = metadata["features"]["set"]
+    model, metadata = load(model_path)
+    set_name = model.features
     frame, report = load_prepared(
         taxi,
         month,
@@ -108,9 +79,8 @@ def score_month(
     )
     frame, _ = complete_rows(frame, required_columns(set_name, frame))
     actual = frame["duration"].to_numpy()
-    median = pipeline[RIDES_STEP].distance_median_ if RIDES_STEP in pipeline.named_steps else None
-    design, _ = build_design(set_name, frame, pipeline[VECTORIZER_STEP], median)
-    predicted = predict_design(pipeline[-1], design)
+    design = model.design(frame)
+    predicted = model.predict_design(design)
     result = {
         "taxi": taxi,
         "month": month,
@@ -187,68 +157,3 @@ def write_predictions(path: Path, frame, predicted: np.ndarray, month: str, vers
     with temporary_beside(path) as temp:
         pq.write_table(table, temp)
     return path
-
-
-class RideScorer:
-    """A saved model's predictions for single rides, from its coefficients: the lookups the
-    pipeline's DictVectorizer would do, without building a sparse matrix per request.
-    ``score_one(pickup, dropoff, distance, when)`` equals ``pipeline.predict`` on the same
-    ride (the tests check it for every feature set)."""
-
-    def __init__(self, pipeline, metadata: dict):
-        vectorizer, regressor = pipeline[VECTORIZER_STEP], pipeline[-1]
-        coef = np.ravel(regressor.coef_)
-        self.weights = {name: float(coef[i]) for name, i in vectorizer.vocabulary_.items()}
-        self.intercept = float(np.ravel(regressor.intercept_)[0])
-        self.features = metadata["features"]
-        self.median = (
-            pipeline[RIDES_STEP].distance_median_ if RIDES_STEP in pipeline.named_steps else None
-        )
-        self.chosen = feature_set(self.features["set"])
-        self.needs_distance = self.chosen.needs_distance or (
-            "trip_distance" in self.features["numerical"]
-        )
-        self.needs_pickup = self.chosen.needs_pickup
-
-        self.score_one = self._specialised() or self._generic
-
-    def _specialised(self):
-        """For the lesson and homework features, a scoring function with the lookups
-        precomputed (four times faster than building each ride's feature dict); None for
-        the others."""
-        weights, intercept, categorical = self.weights, self.intercept, self.features["categorical"]
-        if self.median is None and categorical == ["PU_DO"]:
-            pairs = {k[6:]: v for k, v in weights.items() if k.startswith("PU_DO=")}
-            per_mile = weights.get("trip_distance", 0.0) if self.needs_distance else 0.0
-
-            def lesson(pickup, dropoff, distance=None, when=None):
-                return (
-                    intercept + pairs.get(f"{pickup}_{dropoff}", 0.0) + per_mile * (distance or 0.0)
-                )
-
-            return lesson
-        if self.median is None and categorical == ["PULocationID", "DOLocationID"]:
-            pickups = {k[13:]: v for k, v in weights.items() if k.startswith("PULocationID=")}
-            dropoffs = {k[13:]: v for k, v in weights.items() if k.startswith("DOLocationID=")}
-
-            def homework(pickup, dropoff, distance=None, when=None):
-                return intercept + pickups.get(str(pickup), 0.0) + dropoffs.get(str(dropoff), 0.0)
-
-            return homework
-        return None
-
-    def features_of(self, pickup: int, dropoff: int, distance, when) -> dict:
-        """The dict the pipeline's DictVectorizer sees for one ride."""
-        distance = distance if self.needs_distance else None
-        return self.chosen.ride(pickup, dropoff, distance, when, self.median)
-
-    def _generic(self, pickup: int, dropoff: int, distance=None, when=None) -> float:
-        """Any feature set: the ride's feature dict, then DictVectorizer's lookups."""
-        total = self.intercept
-        weights = self.weights
-        for key, value in self.features_of(pickup, dropoff, distance, when).items():
-            if isinstance(value, str):
-                total += weights.get(f"{key}={value}", 0.0)
-            else:
-                total += weights.get(key, 0.0) * value
-        return total

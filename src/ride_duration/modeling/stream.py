@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import PrepareReport, prepare, read_month_batches
+from ..dataset import PrepareReport, plausible_distance, prepare, read_month_batches
 from ..features import (
     build_design,
     complete_rows,
@@ -25,7 +25,7 @@ from ..features import (
     needed_timestamps,
     required_columns,
 )
-from ..rich import valid_distance
+from .model import Model
 from .statistics import Statistics, statistics
 
 BATCH_ROWS = 1 << 20
@@ -101,7 +101,7 @@ def month_distances(taxi: str, month: str, data_dir: Path, features: str, rows: 
     values, counts = np.zeros(0), np.zeros(0)
     for frame, _ in prepared_batches(taxi, month, data_dir, features, rows):
         distance = frame["trip_distance"].to_numpy("float64", na_value=np.nan)
-        valid = distance[valid_distance(distance)]
+        valid = distance[plausible_distance(distance)]
         values, counts = add_counts((values, counts), np.unique(valid, return_counts=True))
     return values, counts
 
@@ -123,30 +123,17 @@ def median_of_counts(values: np.ndarray, counts: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
-def month_errors(
-    taxi: str,
-    month: str,
-    data_dir: Path,
-    features: str,
-    median: float | None,
-    names: list[str],
-    coef: np.ndarray,
-    intercept: float,
-    train_mean: float,
-    rows: int,
-):
+def month_errors(taxi: str, month: str, data_dir: Path, model: Model, train_mean: float, rows: int):
     """(squared errors, rides, squared errors of the training mean, report) of a fitted
     model on one validation month, a batch at a time. (A Dask task.)"""
-    vocabulary = {name: i for i, name in enumerate(names)}
     sse = baseline = 0.0
     count, total = 0, PrepareReport.empty()
-    for frame, report in prepared_batches(taxi, month, data_dir, features, rows):
+    for frame, report in prepared_batches(taxi, month, data_dir, model.features, rows):
         total = total + report
         if frame.empty:
             continue
         y = frame["duration"].to_numpy()
-        predicted = build_design(features, frame, vocabulary, median)[0].dot(coef) + intercept
-        sse += float(np.sum((predicted - y) ** 2))
+        sse += float(np.sum((model.predict_frame(frame) - y) ** 2))
         baseline += float(np.sum((y - train_mean) ** 2))
         count += len(y)
     return sse, count, baseline, total
@@ -300,39 +287,40 @@ def dask_client(scheduler: str | None):
     return connected()
 
 
+@dataclass
+class StreamedFit:
+    """A model fitted on streamed months: its training part, and its validation errors."""
+
+    model: Model
+    part: Part
+    val_sse: float
+    val_rides: int
+    baseline_sse: float  # of predicting the training mean
+    val_report: PrepareReport
+
+
 def fit_months(options, months: list[str], val_months: list[str], solve, client=None):
-    """Stream the training months into statistics, solve once, stream the validation months:
-    (names, coef, intercept, median, train statistics, train report, validation errors)."""
+    """Stream the training months into statistics, solve once (``solve(options, stats)``),
+    stream the validation months."""
     from functools import reduce
 
     rows = options.batch_rows or BATCH_ROWS
-    common = (options.taxi,)
+    where = (options.taxi, str(options.data_dir))
     median = None
     if feature_set(options.features).learns_distance_median:
-        tasks = [(*common, m, str(options.data_dir), options.features, rows) for m in months]
+        tasks = [(where[0], m, where[1], options.features, rows) for m in months]
         counts = run_tasks(month_distances, tasks, client, "distances", options.quiet)
         median = median_of_counts(*reduce(add_counts, counts))
-    tasks = [(*common, m, str(options.data_dir), options.features, median, rows) for m in months]
+    tasks = [(where[0], m, where[1], options.features, median, rows) for m in months]
     parts = run_tasks(month_part, tasks, client, "train", options.quiet)
     part = reduce(lambda a, b: a + b, parts)
-    coef, intercept = solve(part.stats)
+    coef, intercept = solve(options, part.stats)
+    model = Model(
+        options.features, part.names, coef, intercept, options.model, options.alpha, median
+    )
     train_mean = part.stats.sum_y / part.stats.n if part.stats.n else 0.0
-    tasks = [
-        (
-            *common,
-            m,
-            str(options.data_dir),
-            options.features,
-            median,
-            part.names,
-            coef,
-            intercept,
-            train_mean,
-            rows,
-        )
-        for m in val_months
-    ]
+    tasks = [(where[0], m, where[1], model, train_mean, rows) for m in val_months]
     errors = run_tasks(month_errors, tasks, client, "validate", options.quiet)
     sse, count, baseline = (sum(e[i] for e in errors) for i in range(3))
     val_report = reduce(lambda a, b: a + b, [e[3] for e in errors])
-    return part, coef, intercept, median, (sse, count, baseline, val_report)
+    return StreamedFit(model, part, sse, count, baseline, val_report)

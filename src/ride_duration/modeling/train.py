@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DATA_DIR, MODELS_DIR
-from ..dataset import SCHEMAS, check_taxi, load_prepared, month_order_note, month_path, parse_months
+from ..dataset import (
+    PLAUSIBLE_MILES,
+    SCHEMAS,
+    check_taxi,
+    load_prepared,
+    month_order_note,
+    month_path,
+    parse_months,
+)
 from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
 from ..features import (
@@ -22,13 +30,13 @@ from ..features import (
     complete_rows,
     feature_set,
     needed_timestamps,
-    numerical_features,
     required_columns,
 )
 from ..files import sha256_file
-from ..rich import DISTANCE_CAP, distance_median
+from ..rich import distance_median
 from .artifact import check_model_name, prepare_model_dir, save_bytes
-from .estimators import REGRESSORS, build_pipeline, fitted_regressor, pipeline_bytes, regressor
+from .estimators import REGRESSORS, regressor
+from .model import Model, rmse
 from .solver import SolverError, solve
 from .statistics import statistics
 
@@ -123,50 +131,19 @@ class TrainOptions:
 
 
 @dataclass
-class Fitted:
-    """A fitted model as numbers: the feature names, coefficients and intercept, with the
-    train and validation designs it was measured on."""
+class Fit:
+    """A model fitted on rides in memory, with the train and validation designs it was
+    measured on, and what its fit had to say (e.g. a solver that did not converge)."""
 
-    options: TrainOptions
-    feature_names: list[str]
-    numerical: list[str]
-    coef: np.ndarray
-    intercept: float
-    design: Design | None  # None when the months were streamed
+    model: Model
+    design: Design
     val_design: Design | None = None
-    estimator: object = None  # the scikit-learn estimator, for the regressors it fits
-    notes: list[str] = field(default_factory=list)  # e.g. a solver that did not converge
-    distance_median: float | None = None  # rich: what replaces an impossible distance
-
-    @property
-    def distance_weight(self) -> float | None:
-        """Minutes per mile of trip_distance (its coefficient), if the model uses it."""
-        if "trip_distance" not in self.feature_names:
-            return None
-        return float(self.coef[self.feature_names.index("trip_distance")])
-
-    def predict(self, design: Design) -> np.ndarray:
-        """What the pipeline predicts for these rows, without building the sparse matrix."""
-        return design.dot(self.coef) + self.intercept
-
-    @property
-    def pipeline(self):
-        """The scikit-learn Pipeline this model is saved as (imports scikit-learn)."""
-        estimator = self.estimator or fitted_regressor(
-            self.options.model, self.coef, self.intercept, self.options.alpha
-        )
-        return build_pipeline(
-            self.feature_names, self.options.model, estimator, self.distance_median
-        )
-
-    def to_bytes(self) -> bytes:
-        """The pickled Pipeline, as saved in models/."""
-        return pipeline_bytes(self.pipeline)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class TrainResult:
-    fitted: Fitted
+    model: Model
     metrics: dict
     reports: dict
     metadata: dict
@@ -175,7 +152,7 @@ class TrainResult:
 
     @property
     def pipeline(self):
-        return self.fitted.pipeline
+        return self.model.to_pipeline()
 
 
 def _drop_incomplete(frame, features, report):
@@ -185,7 +162,7 @@ def _drop_incomplete(frame, features, report):
     return frame
 
 
-def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
+def fit(options: TrainOptions, train_frame, val_frame=None) -> Fit:
     """Fit the model on a prepared frame (and build the validation design, if given).
     Linear and ridge are solved exactly; lasso by scikit-learn."""
     options = options.validated()
@@ -193,11 +170,6 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
     learns = feature_set(options.features).learns_distance_median
     median = distance_median(train_frame["trip_distance"]) if learns else None
     design, names = build_design(options.features, train_frame, distance_median=median)
-    numerical = numerical_features(options.features, names)
-    val_design = None
-    if val_frame is not None:
-        vocabulary = {name: index for index, name in enumerate(names)}
-        val_design, _ = build_design(options.features, val_frame, vocabulary, median)
     spec, estimator, notes = regressor(options.model), None, []
     if not spec.exact:
         with warnings.catch_warnings(record=True) as caught:
@@ -206,27 +178,26 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fitted:
         coef, intercept = np.ravel(estimator.coef_), float(np.ravel(estimator.intercept_)[0])
         notes = list(dict.fromkeys(f"{options.model}: {w.message}" for w in caught))
     else:
-        alpha = options.alpha if spec.penalised else 0.0
-        try:
-            coef, intercept = solve(statistics(design, y), alpha)
-        except SolverError as exc:
-            raise RideDurationError(
-                f"{options.features} features, {options.model}: {exc}"
-            ) from None
+        coef, intercept = _solve(options, statistics(design, y))
     if not (np.isfinite(coef).all() and np.isfinite(intercept)):
         raise DataError(
             "the fitted coefficients are not all finite (a numerical feature too large to "
             "square?); the model is not saved"
         )
-    return Fitted(
-        options, names, numerical, coef, intercept, design, val_design, estimator, notes, median
+    model = Model(
+        options.features, names, coef, intercept, options.model, options.alpha, median, estimator
     )
+    val_design = model.design(val_frame) if val_frame is not None else None
+    return Fit(model, design, val_design, notes)
 
 
-def rmse(y_true, y_pred) -> float:
-    """Root mean squared error, computed as scikit-learn's root_mean_squared_error does."""
-    errors = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
-    return float(np.sqrt(np.mean(errors**2)))
+def _solve(options: TrainOptions, stats) -> tuple[np.ndarray, float]:
+    """The exact fit from sufficient statistics, with the regressor's penalty."""
+    alpha = options.alpha if regressor(options.model).penalised else 0.0
+    try:
+        return solve(stats, alpha)
+    except SolverError as exc:
+        raise RideDurationError(f"{options.features} features, {options.model}: {exc}") from None
 
 
 def _input_record(path: Path, notes: list[str]) -> dict:
@@ -279,11 +250,9 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         prepare_model_dir(options.model_dir)
         check_model_name(options.model_dir, options.name)
     _ensure_months(options, [*months, *val_months])
-    if streaming:
-        fitted, metrics, train_report, val_report = _fit_streaming(options, months, val_months)
-    else:
-        fitted, metrics, train_report, val_report = _fit_in_memory(options)
-    notes.extend(fitted.notes)
+    fitter = _fit_streaming if streaming else _fit_in_memory
+    model, metrics, train_report, val_report, fit_notes = fitter(options, months, val_months)
+    notes.extend(fit_notes)
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not np.isfinite(v)]
     if bad:
         raise DataError(
@@ -291,43 +260,48 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
             "square?); the model is not saved"
         )
     reports = {"train": train_report.as_dict(), "val": val_report.as_dict()}
-    metadata = {
+    inputs = [
+        _input_record(month_path(options.taxi, month, options.data_dir), notes)
+        for month in dict.fromkeys([*months, *val_months])
+    ]
+    metadata = model_metadata(options, model, metrics, reports, inputs)
+    result = TrainResult(model, metrics, reports, metadata, notes)
+    if save:
+        result.model_path = save_bytes(model.to_bytes(), metadata, options.model_dir, options.name)
+    return result
+
+
+def model_metadata(options: TrainOptions, model: Model, metrics, reports, inputs) -> dict:
+    """The sidecar of a trained model: what it was trained on, how, and how well it does."""
+    spec = regressor(options.model)
+    features = {
+        "set": options.features,
+        "categorical": list(feature_set(options.features).categorical),
+        "numerical": model.numerical,
+    }
+    if model.distance_median is not None:
+        features |= {"distance_median": model.distance_median, "distance_cap": PLAUSIBLE_MILES}
+    return {
         "format": 1,
         "name": options.name,
         "taxi": options.taxi,
         "train_month": options.train_month,
         "val_month": options.val_month,
-        "train_months": months,
-        "val_months": val_months,
-        "features": {
-            "set": options.features,
-            "categorical": list(feature_set(options.features).categorical),
-            "numerical": fitted.numerical,
-            **(
-                {"distance_median": fitted.distance_median, "distance_cap": DISTANCE_CAP}
-                if fitted.distance_median is not None
-                else {}
-            ),
-        },
+        "train_months": parse_months(options.train_month),
+        "val_months": parse_months(options.val_month),
+        "features": features,
         "model": {
             "kind": options.model,
-            "class": regressor(options.model).sklearn_class,
+            "class": spec.sklearn_class,
             "params": {"alpha": options.alpha} if options.alpha is not None else {},
-            "solver": regressor(options.model).solver,
+            "solver": spec.solver,
         },
         "metrics": metrics,
         "rows": reports,
-        "inputs": [
-            _input_record(month_path(options.taxi, month, options.data_dir), notes)
-            for month in dict.fromkeys([*months, *val_months])
-        ],
+        "inputs": inputs,
         "versions": library_versions(),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    result = TrainResult(fitted, metrics, reports, metadata, notes)
-    if save:
-        result.model_path = save_bytes(fitted.to_bytes(), metadata, options.model_dir, options.name)
-    return result
 
 
 def _ensure_months(options: TrainOptions, months: list[str]) -> None:
@@ -355,7 +329,7 @@ def _ensure_months(options: TrainOptions, months: list[str]) -> None:
         )
 
 
-def _fit_in_memory(options: TrainOptions):
+def _fit_in_memory(options: TrainOptions, months=None, val_months=None):
     """One training and one validation month, each read whole: the fastest way for a month."""
     timestamps = needed_timestamps(options.features)
     train_frame, train_report = load_prepared(
@@ -369,18 +343,19 @@ def _fit_in_memory(options: TrainOptions):
     if train_report.rows_kept == 0 or val_report.rows_kept == 0:
         raise DataError("no ride has every feature recorded")
     fitted = fit(options, train_frame, val_frame)
+    model = fitted.model
     y_train = train_frame["duration"].to_numpy()
     y_val = val_frame["duration"].to_numpy()
     metrics = {
         "n_train": len(y_train),
         "n_val": len(y_val),
         "n_features": fitted.design.n_features,
-        "train_rmse": rmse(y_train, fitted.predict(fitted.design)),
-        "val_rmse": rmse(y_val, fitted.predict(fitted.val_design)),
+        "train_rmse": rmse(y_train, model.predict_design(fitted.design)),
+        "val_rmse": rmse(y_val, model.predict_design(fitted.val_design)),
         "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
-        "distance_weight": fitted.distance_weight,
+        "distance_weight": model.distance_weight,
     }
-    return fitted, metrics, train_report, val_report
+    return model, metrics, train_report, val_report, fitted.notes
 
 
 def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[str]):
@@ -394,37 +369,21 @@ def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[st
             f"{spec.name} needs its rides in memory: train it on one month with the local "
             f"engine ({exact} work from statistics that add up over months)"
         )
-    alpha = options.alpha if spec.penalised else 0.0
-
-    def exact(stats):
-        try:
-            return solve(stats, alpha)
-        except SolverError as exc:
-            raise RideDurationError(
-                f"{options.features} features, {options.model}: {exc}"
-            ) from None
-
     if options.engine == "dask":
         with stream.dask_client(options.scheduler) as client:
-            part, coef, intercept, median, errors = stream.fit_months(
-                options, months, val_months, exact, client
-            )
+            streamed = stream.fit_months(options, months, val_months, _solve, client)
     else:
-        part, coef, intercept, median, errors = stream.fit_months(
-            options, months, val_months, exact
-        )
-    sse, count, baseline, val_report = errors
-    if part.stats.n == 0 or count == 0:
+        streamed = stream.fit_months(options, months, val_months, _solve)
+    stats, model = streamed.part.stats, streamed.model
+    if stats.n == 0 or streamed.val_rides == 0:
         raise DataError("no ride has every feature recorded")
-    numerical = numerical_features(options.features, part.names)
-    fitted = Fitted(options, part.names, numerical, coef, intercept, None, None, None, [], median)
     metrics = {
-        "n_train": part.stats.n,
-        "n_val": count,
-        "n_features": len(part.names),
-        "train_rmse": float(np.sqrt(part.stats.sse(coef, intercept) / part.stats.n)),
-        "val_rmse": float(np.sqrt(sse / count)),
-        "baseline_rmse": float(np.sqrt(baseline / count)),
-        "distance_weight": fitted.distance_weight,
+        "n_train": stats.n,
+        "n_val": streamed.val_rides,
+        "n_features": len(model.feature_names),
+        "train_rmse": float(np.sqrt(stats.sse(model.coef, model.intercept) / stats.n)),
+        "val_rmse": float(np.sqrt(streamed.val_sse / streamed.val_rides)),
+        "baseline_rmse": float(np.sqrt(streamed.baseline_sse / streamed.val_rides)),
+        "distance_weight": model.distance_weight,
     }
-    return fitted, metrics, part.report, val_report
+    return model, metrics, streamed.part.report, streamed.val_report, []

@@ -1,0 +1,166 @@
+"""The fitted model, as one value: what every part of the package predicts with.
+
+A ``Model`` is numbers (the fitted feature names, coefficients, intercept) plus the feature
+set they belong to and what that set learned from the training rides (``rich``: the median
+distance). It predicts a frame of prepared rides from the design's integer structure, and
+rides given as dicts from their feature dicts; training, streamed validation, ``predict``,
+``compare`` and ``serve`` all call these two. The scikit-learn Pipeline saved in models/ is
+an export of it (``to_pipeline``), and a loaded Pipeline turns back into one
+(``from_pipeline``), so the two always predict the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..features import Design, build_design, feature_set
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    features: str  # the feature set's name
+    feature_names: list[str]  # DictVectorizer's, sorted
+    coef: np.ndarray
+    intercept: float
+    kind: str = "linear"  # the regressor's name
+    alpha: float | None = None
+    distance_median: float | None = None  # what the set learned (rich), else None
+    estimator: object = None  # scikit-learn's own fit, for the regressors it fits (lasso)
+
+    @cached_property
+    def vocabulary(self) -> dict[str, int]:
+        return {name: index for index, name in enumerate(self.feature_names)}
+
+    @cached_property
+    def numerical(self) -> list[str]:
+        """The feature set's numerical columns that this model has (FHV: no distance)."""
+        return [c for c in feature_set(self.features).numerical if c in self.vocabulary]
+
+    @cached_property
+    def needs_distance(self) -> bool:
+        return feature_set(self.features).needs_distance or "trip_distance" in self.numerical
+
+    @cached_property
+    def needs_pickup(self) -> bool:
+        return feature_set(self.features).needs_pickup
+
+    @property
+    def distance_weight(self) -> float | None:
+        """Minutes per mile of trip_distance (its coefficient), if the model uses it."""
+        index = self.vocabulary.get("trip_distance")
+        return None if index is None else float(self.coef[index])
+
+    def design(self, frame) -> Design:
+        """The design of prepared rides over this model's columns."""
+        return build_design(self.features, frame, self.vocabulary, self.distance_median)[0]
+
+    def predict_design(self, design: Design) -> np.ndarray:
+        """What the saved pipeline predicts for these rows, without building the matrix."""
+        return design.dot(self.coef) + self.intercept
+
+    def predict_frame(self, frame) -> np.ndarray:
+        """Predicted minutes for a frame of prepared rides (``dataset.prepare``'s output)."""
+        return self.predict_design(self.design(frame))
+
+    def ride_features(self, ride: dict) -> dict:
+        """The feature dict DictVectorizer sees for one ride given in the service's shape:
+        PULocationID, DOLocationID (-1 or absent: missing), trip_distance, pickup_datetime
+        (a datetime or an ISO string)."""
+        distance = ride.get("trip_distance") if self.needs_distance else None
+        return self._ride(
+            ride.get("PULocationID", -1),
+            ride.get("DOLocationID", -1),
+            distance,
+            _pickup(ride.get("pickup_datetime")),
+            self.distance_median,
+        )
+
+    @cached_property
+    def _ride(self):
+        return feature_set(self.features).ride
+
+    @cached_property
+    def _weights(self) -> dict[str, float]:
+        return dict(zip(self.feature_names, self.coef.tolist()))
+
+    def predict_rides(self, rides: Iterable[dict]) -> list[float]:
+        """Predicted minutes for rides given as dicts (see ``ride_features``): the lookups
+        the pipeline's DictVectorizer does, without a sparse matrix per request."""
+        weights, intercept, out = self._weights, self.intercept, []
+        for ride in rides:
+            total = intercept
+            for key, value in self.ride_features(ride).items():
+                if isinstance(value, str):
+                    total += weights.get(f"{key}={value}", 0.0)
+                else:
+                    total += weights.get(key, 0.0) * value
+            out.append(total)
+        return out
+
+    def to_pipeline(self):
+        """The scikit-learn Pipeline this model is saved as (imports scikit-learn)."""
+        from .estimators import build_pipeline, fitted_regressor
+
+        estimator = self.estimator or fitted_regressor(
+            self.kind, self.coef, self.intercept, self.alpha
+        )
+        return build_pipeline(self.feature_names, self.kind, estimator, self.distance_median)
+
+    def to_bytes(self) -> bytes:
+        """The pickled Pipeline, as saved in models/."""
+        from .estimators import pipeline_bytes
+
+        return pipeline_bytes(self.to_pipeline())
+
+    @classmethod
+    def from_pipeline(cls, pipeline, metadata: dict) -> Model:
+        """The model a saved Pipeline holds, with the feature set its sidecar names."""
+        from .estimators import RIDES_STEP, VECTORIZER_STEP
+
+        rides = pipeline.named_steps.get(RIDES_STEP)
+        regressor = pipeline[-1]
+        return cls(
+            features=metadata["features"]["set"],
+            feature_names=list(pipeline[VECTORIZER_STEP].feature_names_),
+            coef=np.ravel(regressor.coef_).astype(float),
+            intercept=float(np.ravel(regressor.intercept_)[0]),
+            kind=metadata.get("model", {}).get("kind", pipeline.steps[-1][0]),
+            alpha=metadata.get("model", {}).get("params", {}).get("alpha"),
+            distance_median=rides.distance_median_ if rides is not None else None,
+            estimator=regressor,
+        )
+
+
+def load(model_path: Path | str) -> tuple[Model, dict]:
+    """The model saved at ``model_path`` (checked against its sidecar) and its metadata."""
+    from .artifact import read_metadata, read_model_bytes, unpickle_model
+
+    # Read once: the sidecar vouches for exactly the bytes that are unpickled.
+    model_path = Path(model_path)
+    data = read_model_bytes(model_path)
+    metadata = read_metadata(model_path, data)
+    return Model.from_pipeline(unpickle_model(data, model_path), metadata), metadata
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error, computed as scikit-learn's root_mean_squared_error does."""
+    errors = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
+    return float(np.sqrt(np.mean(errors**2)))
+
+
+def _pickup(value):
+    """A pickup given as an ISO string becomes a datetime; a datetime or None stays."""
+    if isinstance(value, str):
+        import pandas as pd
+
+        try:
+            return pd.Timestamp(value).to_pydatetime()
+        except (ValueError, OverflowError):
+            return None
+    return value if isinstance(value, dt.datetime) else None
