@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ride_duration.config import BASE_URL_ENV
-from ride_duration.download import BACKOFF_ENV
+from ride_duration.data.download import BACKOFF_ENV
 from tests.helpers import (
     LESSON_MONTHS,
     copy_months,

@@ -305,7 +305,7 @@ def figures() -> dict:
 
 
 def draw_all(folder: Path = FIGURES_DIR) -> list[Path]:
-    from ride_duration.plots import save
+    from ride_duration.reports.plots import save
 
     plt = _plt()
     written = []

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .rich import CATEGORICAL, NUMERICAL, distance_median, rich_frame, rides_frame
+from .features.rich import CATEGORICAL, NUMERICAL, distance_median, rich_frame, rides_frame
 
 
 class RideFeatures(TransformerMixin, BaseEstimator):

@@ -128,7 +128,7 @@ def test_bad_arguments_are_refused_before_any_request(mirror, tmp_path, args):
 
 @pytest.mark.tlc_files("taxi_zone_lookup.csv")
 def test_zone_lookup_keeps_its_NA_zone_names(mirror, tmp_path):
-    from ride_duration.dataset import read_zones
+    from ride_duration.data.dataset import read_zones
 
     result = download(mirror.url, tmp_path, "--zones")
     assert result.returncode == 0, result.stderr

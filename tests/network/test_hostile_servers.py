@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ride_duration.download import DEADLINE_ENV, SPEED_TIME_ENV
+from ride_duration.data.download import DEADLINE_ENV, SPEED_TIME_ENV
 from ride_duration.files import sha256_file
 from tests.helpers import assert_clean_failure, leftovers, run_cli
 

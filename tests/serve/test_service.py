@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from ride_duration import load_model
-from ride_duration.dataset import load_prepared, zone_ids
-from ride_duration.rich import RAW_COLUMNS
+from ride_duration.data.dataset import load_prepared, zone_ids
+from ride_duration.features.rich import RAW_COLUMNS
 from tests.helpers import assert_clean_failure, copy_months, run_cli, train_with_cli
 
 LESSON_FILES = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import MAX_MILES, MAX_ZONE_ID
-from ..dataset import load_prepared, month_path, zone_ids
+from ..data.dataset import load_prepared, month_path, zone_ids
 from ..errors import RideDurationError
 from ..features import complete_rows, feature_set, needed_timestamps, required_columns
 from ..files import temporary_beside

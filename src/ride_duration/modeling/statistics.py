@@ -52,6 +52,21 @@ class Statistics:
             [np.union1d(a, b) for a, b in zip(self.groups, other.groups)],
         )
 
+    def __sub__(self, other: Statistics) -> Statistics:
+        """The statistics of these rows without ``other``'s (a subset of them): a model fitted
+        on all training rides but some, without a pass over the rest."""
+        if self.n_features != other.n_features:
+            raise ValueError("statistics over different columns do not subtract")
+        return Statistics(
+            self.n - other.n,
+            self.sum_y - other.sum_y,
+            self.sum_yy - other.sum_yy,
+            self.sums - other.sums,
+            self.xty - other.xty,
+            (self.gram - other.gram).tocsr(),
+            self.groups,
+        )
+
     def sse(self, coef: np.ndarray, intercept: float) -> float:
         """Sum of squared errors of ``X @ coef + intercept`` on these rows."""
         predicted_sq = coef @ (self.gram @ coef) + 2 * intercept * (self.sums @ coef)
@@ -89,6 +104,21 @@ def statistics(design: Design, y: np.ndarray) -> Statistics:
         return _statistics(design, y)
 
 
+def _cross_counts_between_groups(local, n_rows: int, put) -> None:
+    """The Gram blocks between each pair of one-hot groups: how often two categories meet."""
+    for g, (codes_a, used_a, seen_a) in enumerate(local):
+        for codes_b, used_b, seen_b in local[g + 1 :]:
+            a, b = codes_a, codes_b
+            if len(a) < n_rows or len(b) < n_rows:
+                # Codes index the rows each group saw; keep the rows both saw.
+                both = seen_a & seen_b
+                a = codes_a[np.cumsum(seen_a)[both] - 1]
+                b = codes_b[np.cumsum(seen_b)[both] - 1]
+            r, c, v = _cross_counts(a, len(used_a), b, len(used_b))
+            put(used_a[r], used_b[c], v)
+            put(used_b[c], used_a[r], v)
+
+
 def _statistics(design: Design, y: np.ndarray) -> Statistics:
     y = np.asarray(y, dtype=float)
     p = design.n_features
@@ -119,17 +149,7 @@ def _statistics(design: Design, y: np.ndarray) -> Statistics:
             level_sums = np.bincount(codes, weights=weights, minlength=len(used))
             put(used, np.full(len(used), column), level_sums)
             put(np.full(len(used), column), used, level_sums)
-    for g, (codes_a, used_a, seen_a) in enumerate(local):
-        for codes_b, used_b, seen_b in local[g + 1 :]:
-            a, b = codes_a, codes_b
-            if len(a) < len(y) or len(b) < len(y):
-                # Codes index the rows each group saw; keep the rows both saw.
-                both = seen_a & seen_b
-                a = codes_a[np.cumsum(seen_a)[both] - 1]
-                b = codes_b[np.cumsum(seen_b)[both] - 1]
-            r, c, v = _cross_counts(a, len(used_a), b, len(used_b))
-            put(used_a[r], used_b[c], v)
-            put(used_b[c], used_a[r], v)
+    _cross_counts_between_groups(local, len(y), put)
     if len(numeric_columns):
         sums[numeric_columns] += z.sum(axis=0)
         xty[numeric_columns] += z.T @ y

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import PrepareReport, plausible_distance, prepare, read_month_batches
+from ..data.dataset import PrepareReport, plausible_distance, prepare, read_month_batches
 from ..features import (
     build_design,
     complete_rows,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DATA_DIR, MODELS_DIR
-from ..dataset import (
+from ..data.dataset import (
     PLAUSIBLE_MILES,
     SCHEMAS,
     check_taxi,
@@ -22,7 +22,7 @@ from ..dataset import (
     month_path,
     parse_months,
 )
-from ..download import MANIFEST_FILE, ensure_month, manifest_sha256
+from ..data.download import MANIFEST_FILE, ensure_month, manifest_sha256
 from ..errors import DataError, RideDurationError
 from ..features import (
     Design,
@@ -32,8 +32,8 @@ from ..features import (
     needed_timestamps,
     required_columns,
 )
+from ..features.rich import distance_median
 from ..files import sha256_file
-from ..rich import distance_median
 from .artifact import check_model_name, prepare_model_dir, save_bytes
 from .estimators import REGRESSORS, regressor
 from .model import Model, rmse

@@ -1,0 +1,248 @@
+"""The ``ride-duration`` subcommands' handlers: each calls the package's functions and prints
+what they return (tables are formatted in ``reports.tables``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import RideDurationError
+from ..reports import tables
+
+PROG = "ride-duration"
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import shutil
+    import socket
+    import tempfile
+
+    from ..serving.service import MODEL_ENV, snapshot_model
+
+    if not 0 <= args.port <= 65535 or args.workers < 1:
+        raise RideDurationError("--port must be 0 to 65535 and --workers at least 1")
+    # The model is checked here, before any port is bound, and every worker serves this
+    # checked copy: a model replaced on disk while the service runs (or while its workers
+    # start) changes nothing until the next start.
+    snapshot_dir = Path(tempfile.mkdtemp(prefix="ride-duration-serve-"))
+    try:
+        model = snapshot_model(args.model, snapshot_dir)
+        try:
+            with socket.create_server((args.host, args.port)):
+                pass
+        except OSError as exc:
+            raise RideDurationError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
+            ) from None
+        import uvicorn
+
+        os.environ[MODEL_ENV] = str(model)
+        uvicorn.run(
+            "ride_duration.serving.service:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=not args.no_access_log,
+            log_level="info",
+        )
+    finally:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..modeling.train import TrainOptions, train
+
+    options = TrainOptions(
+        taxi=args.taxi,
+        train_month=args.train,
+        val_month=args.val,
+        features=args.features,
+        model=args.model,
+        alpha=args.alpha,
+        data_dir=args.data_dir,
+        model_dir=args.model_dir,
+        name=args.name,
+        offline=args.offline,
+        base_url=args.base_url,
+        quiet=args.quiet,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        batch_rows=args.batch_rows,
+    )
+    result = train(options)
+    for note in result.warnings:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                {**result.metrics, "model_path": str(result.model_path), "rows": result.reports}
+            )
+        )
+        return 0
+    print(tables.train_report(result.metadata, result.metrics, result.reports, result.model_path))
+    return 0
+
+
+def run_homework(args: argparse.Namespace) -> int:
+    from ..reports.homework import COHORTS, answer_table, answers
+
+    cohort = COHORTS.get(args.cohort)
+    train_month = args.train or (cohort.train_month if cohort else "2023-01")
+    val_month = args.val or (cohort.val_month if cohort else "2023-02")
+    warn_month_order(train_month, val_month)
+    result = answers(
+        args.taxi or (cohort.taxi if cohort else "yellow"),
+        train_month,
+        val_month,
+        args.data_dir,
+        cohort=args.cohort,
+        offline=args.offline,
+        base_url=args.base_url,
+        quiet=args.quiet,
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(answer_table(result, args.cohort).to_string(index=False))
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..data.dataset import check_taxi, load_months, parse_months
+    from ..data.download import ensure_month
+    from ..modeling.compare import compare_models
+
+    taxi, specs = check_taxi(args.taxi), [args.train, args.val]
+    warn_month_order(args.train, args.val)
+    for month in dict.fromkeys(m for spec in specs for m in parse_months(spec)):
+        ensure_month(
+            taxi,
+            month,
+            args.data_dir,
+            base_url=args.base_url,
+            offline=args.offline,
+            quiet=args.quiet,
+        )
+    frames = [load_months(taxi, spec, args.data_dir)[0] for spec in specs]
+    table = compare_models(*frames, features=args.features)
+    print(tables.comparison(table, markdown=args.markdown))
+    return 0
+
+
+def warn_month_order(train: str, val: str) -> None:
+    from ..data.dataset import month_order_note, parse_months
+
+    if note := month_order_note(parse_months(train), parse_months(val)):
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+
+
+def run_plots(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..data.dataset import duration_minutes, parse_months, read_month
+    from ..modeling.artifact import read_metadata
+    from ..modeling.predict import score_month
+    from ..reports import plots
+
+    meta = read_metadata(args.model)
+    # A model trained on several months is pictured on the first of each.
+    taxi = meta["taxi"]
+    train_month, val_month = (parse_months(meta[k])[0] for k in ("train_month", "val_month"))
+    minutes = duration_minutes(read_month(taxi, train_month, args.data_dir))
+    figure = plots.duration_distribution(
+        minutes, title=f"{taxi} {train_month}: ride durations"
+    ).figure
+    print(plots.save(figure, args.out / "duration_distribution.png"))
+    plt.close(figure)
+    scored = score_month(args.model, taxi, val_month, args.data_dir, keep_predictions=True)
+    axes = plots.prediction_vs_actual(
+        scored["actual"],
+        scored["predicted"],
+        title=f"{taxi} {val_month}",
+        unseen=scored.get("unseen_pair"),
+    )
+    print(plots.save(axes[0].figure, args.out / "prediction_vs_actual.png"))
+    plt.close(axes[0].figure)
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..modeling import predict
+
+    if args.output and not args.month:
+        raise RideDurationError("--output goes with --month: it holds a month's predictions")
+    if args.month:
+        from ..data.dataset import month_path
+        from ..data.download import ensure_month
+
+        if args.output:
+            scored = month_path(args.taxi, args.month, args.data_dir)
+            predict.check_output(args.output, [scored, Path(args.model)])
+
+        ensure_month(
+            args.taxi,
+            args.month,
+            args.data_dir,
+            base_url=args.base_url,
+            offline=args.offline,
+            quiet=args.quiet,
+        )
+        result = predict.score_month(
+            args.model, args.taxi, args.month, args.data_dir, output=args.output
+        )
+        text = (
+            f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "
+            f"on {result['n_rows']:,} rides"
+        ) + (f"; predictions written to {result['output']}" if args.output else "")
+    elif args.pu is not None and args.do is not None:
+        minutes = predict.predict_ride(args.model, args.pu, args.do, args.distance, args.pickup)
+        result = {
+            "pu": args.pu,
+            "do": args.do,
+            "distance": args.distance,
+            "pickup": args.pickup,
+            "minutes": minutes,
+        }
+        text = f"{minutes:.1f} minutes"
+    else:
+        raise RideDurationError("give --pu and --do (and --distance), or --month YYYY-MM")
+    print(json.dumps(result) if args.json else text)
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from ..data import download
+    from ..data.dataset import check_taxi, parse_month
+
+    if not (args.month or args.zones or args.verify):
+        raise RideDurationError("say what to fetch: --month YYYY-MM, --zones or --verify")
+    # Validate every argument before any URL is built or byte fetched.
+    taxi = check_taxi(args.taxi)
+    months = [parse_month(m) for m in args.month]
+    for month in months:
+        path = download.ensure_month(
+            taxi, month, args.data_dir, base_url=args.base_url, quiet=args.quiet
+        )
+        print(path)
+    if args.zones:
+        print(download.ensure_zones(args.data_dir, base_url=args.base_url, quiet=args.quiet))
+    if args.verify:
+        results = download.verify(args.data_dir)
+        for name, status in results:
+            print(f"{status:<8} {name}")
+        bad = [name for name, status in results if status != "ok"]
+        if not results:
+            print(f"no downloads recorded in {args.data_dir / download.MANIFEST_FILE}")
+        if bad:
+            raise RideDurationError(
+                f"{len(bad)} file(s) changed, corrupt or missing: {', '.join(bad)}"
+            )
+    return 0

@@ -1,0 +1,58 @@
+"""The ``ride-duration`` entry point.
+
+Exit codes: 0 success; 2 a failure caused by input, data or network (one line on stderr,
+``--debug`` for the traceback); 1 a bug.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+
+from ..errors import RideDurationError
+from .commands import PROG
+from .parser import build_parser
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled as Ctrl-C is: cleanup runs, then exit 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Let memory that Arrow frees after converting a month go back to the allocator NumPy
+    # uses, instead of Arrow's own pool keeping it (read before pyarrow is imported).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupted)
+    try:
+        return args.handler(args)
+    except (RideDurationError, OSError) as exc:
+        # OSError here is the file system's or the OS's answer (permission denied, disk full,
+        # a name too long, a folder where a file should be): the user's to fix, not a bug.
+        if args.debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"{PROG}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, RideDurationError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)

@@ -1,0 +1,1 @@
+"""Data: TLC month files read and prepared by the course's rules, and fetched (cached, checked)."""

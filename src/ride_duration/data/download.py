@@ -1,0 +1,410 @@
+"""Fetch TLC files once, safely: cached, streamed to a .part file, checked, renamed atomically.
+
+A file already under its final name is never fetched again nor replaced: if it is broken,
+the error names it and says to delete it. Every failure raises DownloadError (exit code 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from ..config import BASE_URL_ENV, VERSION
+from ..config import base_url as default_base_url
+from ..errors import DataError, UnreadableFile
+from ..files import atomic_write, file_lock, remove_stale_temps, sha256_file
+from .dataset import (
+    SCHEMAS,
+    check_month_of_file,
+    check_taxi,
+    file_name,
+    missing_file_hint,
+    parse_month,
+    validate_month_file,
+    validate_zones_file,
+)
+
+ZONES_FILE = "taxi_zone_lookup.csv"
+MANIFEST_FILE = "MANIFEST.json"
+RETRIES = 3
+TIMEOUT_SECONDS = 60
+BACKOFF_ENV = "RIDE_DURATION_RETRY_BACKOFF"
+CHUNK = 1 << 16
+SPEED_LIMIT = 1024  # bytes per second, averaged over SPEED_TIME: below it a download stalls
+SPEED_TIME = 60.0
+SPEED_TIME_ENV = "RIDE_DURATION_SPEED_TIME"
+DEADLINE_SECONDS = 3600.0  # for one file, all tries included
+DEADLINE_ENV = "RIDE_DURATION_DOWNLOAD_DEADLINE"
+
+
+class DownloadError(DataError):
+    """A file could not be fetched or what arrived is unusable."""
+
+
+class _Retryable(Exception):
+    """A transient failure: connection dropped, short body, 5xx."""
+
+
+_HOST = re.compile(r"\w([\w-]*\w)?(\.\w([\w-]*\w)?)*\.?", re.ASCII)
+
+
+def check_base_url(url: str) -> str:
+    """A mirror's URL must be http(s)://host[:port][/path]: refuse anything else before a
+    request is built from it."""
+    problem = _base_url_problem(str(url))
+    if problem:
+        raise DownloadError(f"base URL {url!r} ({BASE_URL_ENV} or --base-url): {problem}")
+    return str(url).rstrip("/")
+
+
+def _base_url_problem(url: str) -> str | None:
+    usage = "write it as http(s)://host[:port][/path]"
+    if not url.isascii() or not url.isprintable() or any(c.isspace() for c in url):
+        return f"{usage}, in printable ASCII without spaces (percent-encode the rest)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        return f"{usage} ({exc})"
+    if parts.scheme not in ("http", "https") or not host:
+        return usage
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "its port is not a number from 1 to 65535"
+    if parts.query or parts.fragment or parts.username is not None:
+        return f"{usage}, without a query, a fragment or a user name"
+    written = (f"[{host}]" if ":" in host else host) + ("" if port is None else f":{port}")
+    if parts.netloc.lower() != written.lower():
+        return f"{usage}: {parts.netloc!r} is not host[:port]"
+    if not (_HOST.fullmatch(host) or _is_ip_literal(host)):
+        return f"{usage}: {host!r} is not a host name or an IP address"
+    return None
+
+
+def _is_ip_literal(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def month_url(taxi: str, month: str, base: str | None = None) -> str:
+    return f"{check_base_url(base or default_base_url())}/trip-data/{file_name(taxi, month)}"
+
+
+def zones_url(base: str | None = None) -> str:
+    return f"{check_base_url(base or default_base_url())}/misc/{ZONES_FILE}"
+
+
+def _backoff(attempt: int) -> float:
+    base = float(os.environ.get(BACKOFF_ENV, "1.0"))
+    return base * 2**attempt
+
+
+def _progress(total: int | None, name: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=name,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
+        disable=quiet or not sys.stderr.isatty(),
+    )
+
+
+class _Pace:
+    """Abandons a transfer that stalls (under ``SPEED_LIMIT`` bytes/s over a window of
+    ``speed_time`` seconds, as curl's --speed-limit/--speed-time) or outlives its deadline."""
+
+    def __init__(self, url: str, deadline: float):
+        self.url, self.deadline = url, deadline
+        self.window = float(os.environ.get(SPEED_TIME_ENV, SPEED_TIME))
+        self.start, self.received = time.monotonic(), 0
+
+    def check(self, received: int) -> None:
+        now = time.monotonic()
+        self.received += received
+        if now > self.deadline:
+            raise DownloadError(f"{self.url}: the download took too long; abandoned")
+        if now - self.start >= self.window:
+            if self.received < SPEED_LIMIT * self.window:
+                raise DownloadError(
+                    f"{self.url}: the download stalled ({self.received:,} bytes in the last "
+                    f"{self.window:g} s); abandoned"
+                )
+            self.start, self.received = now, 0
+
+
+def _transfer(url: str, out, part: Path, quiet: bool, deadline: float) -> None:
+    """One attempt: stream the body into ``out`` (the open .part file) and check its length."""
+    request = urllib.request.Request(url, headers={"User-Agent": f"ride-duration/{VERSION}"})
+    out.seek(0)
+    out.truncate()
+    pace = _Pace(url, deadline)
+    connected = False
+    try:
+        with urllib.request.urlopen(request, timeout=min(TIMEOUT_SECONDS, pace.window)) as response:
+            connected = True
+            length = response.headers.get("Content-Length", "").strip()
+            expected = int(length) if length.isdigit() else None
+            with _progress(expected, part.stem, quiet) as bar:
+                # read1 returns what has arrived, so a trickling server is timed, not waited on.
+                while True:
+                    try:
+                        chunk = response.read1(CHUNK)
+                    except TimeoutError:
+                        chunk = None
+                    pace.check(len(chunk) if chunk else 0)
+                    if chunk == b"":
+                        break
+                    if chunk:
+                        _write(out, chunk, part)
+                        bar.update(len(chunk))
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            raise _Retryable(f"the server answered {exc.code} {exc.reason}") from exc
+        raise
+    except (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError) as exc:
+        raise _Retryable(f"the connection dropped ({type(exc).__name__})") from exc
+    except http.client.HTTPException as exc:  # a bad status line, too many or too long headers
+        detail = str(exc)[:80] or type(exc).__name__
+        raise _Retryable(f"the server's answer is not valid HTTP ({detail})") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        if connected:
+            raise _Retryable(f"the connection failed ({exc})") from exc
+        reason = getattr(exc, "reason", exc)
+        host = urllib.parse.urlsplit(url).netloc
+        raise _Retryable(f"cannot reach {host} ({reason})") from exc
+    _write(out, b"", part, sync=True)
+    received = out.tell()
+    if expected is not None and received != expected:
+        raise _Retryable(f"the body was cut short ({received:,} of {expected:,} bytes)")
+
+
+def _write(out, chunk: bytes, part: Path, sync: bool = False) -> None:
+    """Write to the .part file; a full or failing disk is the user's to fix, not retried."""
+    try:
+        out.write(chunk)
+        if sync:
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        raise DownloadError(f"{part}: cannot write the download ({exc.strerror})") from None
+
+
+def _new_part(destination: Path):
+    """A new, unique, empty .part file beside ``destination``, opened for writing: created
+    exclusively, so nothing already there (a planted link included) is ever written through,
+    and no other process shares it."""
+    try:
+        fd, name = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise DownloadError(f"{destination.parent}: cannot write there ({exc.strerror})") from None
+    return os.fdopen(fd, "wb"), Path(name)
+
+
+def fetch(url: str, destination: Path, validate, *, quiet: bool = False, what: str = "") -> Path:
+    """Download ``url`` to ``destination`` through a .part file; ``validate(path)`` must accept
+    the file (raise DataError otherwise) before it takes the final name. Call it holding
+    ``file_lock(destination)``."""
+    destination = Path(destination)
+    what = what or destination.name
+    deadline = time.monotonic() + float(os.environ.get(DEADLINE_ENV, DEADLINE_SECONDS))
+    out, part = _new_part(destination)
+    last = None
+    try:
+        with out:
+            for attempt in range(RETRIES):
+                if attempt:
+                    time.sleep(_backoff(attempt - 1))
+                try:
+                    _transfer(url, out, part, quiet, deadline)
+                    break
+                except _Retryable as exc:
+                    last = exc
+                except urllib.error.HTTPError as exc:
+                    if exc.code in (403, 404):
+                        raise DownloadError(f"TLC has not published {what} ({url})") from None
+                    raise DownloadError(
+                        f"{url}: the server answered {exc.code} {exc.reason}"
+                    ) from None
+            else:
+                hint = f"download {url} by hand and place it at {destination}"
+                raise DownloadError(f"{url}: {last} after {RETRIES} tries; {hint}")
+        try:
+            validate(part)
+        except DataError as exc:
+            detail = str(exc).split(": ", 1)[-1]
+            raise DownloadError(f"{url}: what arrived is unusable ({detail})") from None
+        os.replace(part, destination)
+    finally:
+        part.unlink(missing_ok=True)
+    return destination
+
+
+def _check_existing(path: Path, validate) -> bool:
+    """True if ``path`` holds a valid file; raise if it holds a broken one."""
+    if not path.exists():
+        return False
+    try:
+        validate(path)
+    except UnreadableFile:
+        raise
+    except DataError as exc:
+        raise DownloadError(f"{exc}; delete {path} and run again to download it afresh") from None
+    return True
+
+
+def _ensure(path: Path, url_of, validate, *, offline: bool, hint: str, quiet: bool, what: str):
+    """The path of a valid file, downloading it (``url_of()``) if it is not there yet.
+    Concurrent runs wanting the same file queue on its lock; the later ones find it done."""
+    if _check_existing(path, validate):
+        return path
+    if offline:
+        raise DownloadError(f"{path}: file not found (--offline); {hint}")
+    url = url_of()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"{path.parent}: cannot create the folder ({exc.strerror})") from None
+    with file_lock(path):
+        if _check_existing(path, validate):
+            return path
+        remove_stale_temps(path.parent, path.name, ".part")  # left by a killed download
+        fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
+        record_download(path, url)
+    return path
+
+
+def ensure_month(
+    taxi: str,
+    month: str,
+    data_dir: Path,
+    *,
+    base_url: str | None = None,
+    offline: bool = False,
+    quiet: bool = False,
+) -> Path:
+    """The path of a valid month file, downloading it if it is not there yet. A download
+    whose pickups mostly fall outside the month is refused as the wrong file."""
+    taxi, month = check_taxi(taxi), parse_month(month)
+
+    def validate(candidate: Path, downloaded: bool = False) -> None:
+        validate_month_file(candidate, taxi)
+        if downloaded:
+            check_month_of_file(candidate, taxi, month)
+
+    return _ensure(
+        Path(data_dir) / file_name(taxi, month),
+        lambda: month_url(taxi, month, base_url),
+        validate,
+        offline=offline,
+        hint=missing_file_hint(taxi, month),
+        quiet=quiet,
+        what=f"{taxi} trip data for {month}",
+    )
+
+
+def ensure_zones(
+    data_dir: Path, *, base_url: str | None = None, offline: bool = False, quiet: bool = False
+) -> Path:
+    return _ensure(
+        Path(data_dir) / ZONES_FILE,
+        lambda: zones_url(base_url),
+        lambda candidate, downloaded=False: validate_zones_file(candidate),
+        offline=offline,
+        hint="get it with `ride-duration download --zones`",
+        quiet=quiet,
+        what="the taxi zone lookup",
+    )
+
+
+def read_manifest(data_dir: Path) -> dict:
+    path = Path(data_dir) / MANIFEST_FILE
+    if not path.is_file():
+        return {"files": {}}
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    files = document.setdefault("files", {}) if isinstance(document, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise DataError(
+            f'{path}: not a download manifest (it should be {{"files": {{name: {{...}}}}}}); '
+            "fix it, or delete it to start a new record"
+        )
+    return document
+
+
+def record_download(path: Path, url: str) -> None:
+    """Note a downloaded file's sha256, size, URL and time in ``data/MANIFEST.json``, under
+    the manifest's lock, so that concurrent downloads do not lose each other's entries."""
+    entry = {
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+        "url": url,
+        "downloaded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    manifest_path = path.parent / MANIFEST_FILE
+    with file_lock(manifest_path):
+        manifest = read_manifest(path.parent)
+        manifest["files"][path.name] = entry
+        try:
+            atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+        except OSError as exc:
+            raise DownloadError(
+                f"{manifest_path}: cannot record the download ({exc.strerror}); {path} is "
+                "complete, rerun to record it"
+            ) from None
+
+
+def verify(data_dir: Path) -> list[tuple[str, str]]:
+    """Recheck every file the manifest lists: (name, "ok" | "missing" | "changed" | "corrupt")."""
+    results = []
+    for name, entry in sorted(read_manifest(data_dir)["files"].items()):
+        path = Path(data_dir) / name
+        if not path.is_file():
+            status = "missing"
+        elif path.stat().st_size != entry.get("size") or sha256_file(path) != entry.get("sha256"):
+            status = "changed"
+        else:
+            status = "ok"
+            try:
+                if name == ZONES_FILE:
+                    validate_zones_file(path)
+                else:
+                    taxi = name.split("_tripdata_")[0]
+                    if taxi in SCHEMAS:
+                        validate_month_file(path, taxi)
+            except DataError:
+                status = "corrupt"
+        results.append((name, status))
+    return results
+
+
+def manifest_sha256(path: Path) -> str | None:
+    """The sha256 the manifest recorded for a downloaded file, if any."""
+    return read_manifest(Path(path).parent)["files"].get(Path(path).name, {}).get("sha256")

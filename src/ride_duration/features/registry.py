@@ -1,0 +1,158 @@
+"""Feature sets: what each one encodes, needs of a ride, drops, derives, and trains by default.
+
+Adding a feature set is one ``register(FeatureSet(...))`` entry here (or in a user's own code):
+train, predict, serve and the CLI read everything they need of it from its entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import rich
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """One feature set, everything about it in one place: the columns its DictVectorizer
+    encodes, what it needs of a ride, its drop rule, how it derives its columns from a
+    prepared frame and one ride's features, and the model it trains by default. Adding a
+    feature set is one entry in ``FEATURE_SETS`` (see ``register``)."""
+
+    name: str
+    description: str
+    categorical: tuple[str, ...]
+    numerical: tuple[str, ...] = ()
+    needs_pickup: bool = False  # keeps the pickup time (for its hour and weekday)
+    needs_distance: bool = False  # refuses taxi types without distances (fhv)
+    # True: a ride whose numerical feature is missing or not finite is dropped and counted;
+    # False: the set repairs it (rich: the training median distance).
+    drops_incomplete: bool = True
+    # Learns the median valid distance from training rides; its saved pipeline then starts
+    # with RideFeatures and takes raw rides.
+    learns_distance_median: bool = False
+    derive: Callable[[pd.DataFrame, float | None], pd.DataFrame] | None = None
+    ride: Callable[..., dict] | None = None  # (pickup, dropoff, distance, when, median) -> dict
+    default_model: str = "linear"
+    alphas: dict = field(default_factory=dict)  # default alpha per regressor, where not its own
+    name_prefix: str = ""  # of its default model file names
+
+    def uses_distance(self, columns) -> bool:
+        return "trip_distance" in self.numerical and "trip_distance" in columns
+
+
+def _zone_ride(categorical):
+    """One ride's feature dict for the sets made of zone columns (and the distance)."""
+
+    labels = {
+        "PU_DO": rich.pair_label,
+        "PULocationID": lambda pickup, dropoff: str(pickup),
+        "DOLocationID": lambda pickup, dropoff: str(dropoff),
+    }
+    chosen = [(c, labels[c]) for c in categorical]
+
+    def ride(pickup: int, dropoff: int, distance, when=None, median=None) -> dict:
+        features = {c: label(pickup, dropoff) for c, label in chosen}
+        if distance is not None:
+            features["trip_distance"] = float(distance)
+        return features
+
+    return ride
+
+
+FEATURE_SETS: dict[str, FeatureSet] = {}
+
+
+def register(feature_set: FeatureSet) -> FeatureSet:
+    FEATURE_SETS[feature_set.name] = feature_set
+    return feature_set
+
+
+register(
+    FeatureSet(
+        "lesson",
+        "PU_DO + trip_distance (the lesson's final model)",
+        ("PU_DO",),
+        ("trip_distance",),
+        ride=_zone_ride(("PU_DO",)),
+    )
+)
+register(
+    FeatureSet(
+        "homework",
+        "PULocationID + DOLocationID (the homework's)",
+        ("PULocationID", "DOLocationID"),
+        ride=_zone_ride(("PULocationID", "DOLocationID")),
+    )
+)
+register(
+    FeatureSet(
+        "rich",
+        "PU_DO, a cleaned distance and its bands, hour x weekday, zone x hour",
+        rich.CATEGORICAL,
+        rich.NUMERICAL,
+        needs_pickup=True,
+        needs_distance=True,
+        drops_incomplete=False,
+        learns_distance_median=True,
+        derive=rich.rich_frame,
+        ride=rich.ride_features,
+        # Ridge with alpha=3, the strength 5-fold cross-validation picks on the training
+        # months (green 2021-01: 3; 2023-01: 3 to 5); its zone x hour groups overfit without
+        # a penalty.
+        default_model="ridge",
+        alphas={"ridge": 3.0},
+        name_prefix="rich_",
+    )
+)
+
+
+def feature_set(name: str) -> FeatureSet:
+    from ..errors import RideDurationError
+
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise RideDurationError(
+            f"unknown feature set {name!r}: choose {', '.join(FEATURE_SETS)}"
+        ) from None
+
+
+def featurize(name: str, frame: pd.DataFrame, distance_median: float | None = None):
+    """The frame whose columns the feature set's DictVectorizer encodes: the prepared frame
+    itself, or the columns the set derives from it (rich: with this training median)."""
+    derive = feature_set(name).derive
+    return frame if derive is None else derive(frame, distance_median)
+
+
+def needed_timestamps(name: str) -> str:
+    """What ``dataset.prepare`` must keep of the timestamps: the pickup for the sets that use
+    its hour and weekday, none for the others (a big month saves their memory)."""
+    return "pickup" if feature_set(name).needs_pickup else "none"
+
+
+def required_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """Columns whose missing values drop a ride (none for a set that repairs them)."""
+    return feature_columns(name, frame)[1] if feature_set(name).drops_incomplete else []
+
+
+def feature_columns(name: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Categorical and numerical columns of a feature set that this frame has (FHV has no
+    distance, so its lesson model uses the pickup/dropoff pair alone)."""
+    chosen = feature_set(name)
+    return list(chosen.categorical), [c for c in chosen.numerical if c in frame]
+
+
+def complete_rows(frame: pd.DataFrame, numerical: list[str]) -> tuple[pd.DataFrame, int]:
+    """Rows whose numerical features are all recorded and finite, and how many were not: a
+    missing or infinite distance cannot be fitted nor guessed without biasing the fit."""
+    if not numerical:
+        return frame, 0
+    values = frame[numerical].to_numpy("float64", na_value=np.nan)
+    missing = ~np.isfinite(values).all(axis=1)
+    if not missing.any():
+        return frame, 0
+    return frame.loc[~missing].reset_index(drop=True), int(missing.sum())

@@ -1,0 +1,1 @@
+"""Reports: plots, the homework's answers, and the tables the command line prints."""

@@ -1,0 +1,132 @@
+"""Plots of durations and predictions, shared by the notebooks and `ride-duration plots`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+
+PERCENTILES = (50, 90, 95, 98, 99)
+# PNG metadata that would change between runs or machines is left out, so the same data
+# always gives the same bytes.
+PNG_METADATA = {"Software": None}
+
+
+def _axes(ax, size=(8, 4.5)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def duration_distribution(minutes, ax=None, upper: float = 90.0, title: str | None = None):
+    """Histogram of ride durations with percentile markers and the 1-60 minute window."""
+    import seaborn as sns
+
+    ax = _axes(ax)
+    values = np.asarray(minutes, dtype=float)
+    values = values[np.isfinite(values)]
+    shown = values[(values >= 0) & (values <= upper)]
+    sns.histplot(shown, bins=np.arange(0, upper + 1, 1.0), ax=ax, color="#4C72B0", edgecolor="none")
+    ax.axvspan(
+        MIN_DURATION_MINUTES,
+        MAX_DURATION_MINUTES,
+        color="#55A868",
+        alpha=0.12,
+        label=f"kept: {MIN_DURATION_MINUTES:g}-{MAX_DURATION_MINUTES:g} min",
+    )
+    marks = np.percentile(values, PERCENTILES) if len(values) else []
+    top = ax.get_ylim()[1]
+    for index, (pct, mark) in enumerate(zip(PERCENTILES, marks)):
+        if mark <= upper:
+            ax.axvline(mark, color="#C44E52", lw=0.8, ls="--")
+            # Staggered heights: the upper percentiles lie a few minutes apart.
+            ax.text(
+                mark + 0.6,
+                top * (0.95 - 0.1 * (index % 3)),
+                f"p{pct}: {mark:.0f} min",
+                ha="left",
+                va="top",
+                fontsize=9,
+                color="#C44E52",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            )
+    share = np.mean(values > upper) if len(values) else 0.0
+    note = f"{share:.1%} of rides last over {upper:g} min (not shown)"
+    ax.set(xlabel="duration (minutes)", ylabel="rides")
+    ax.set_title(f"{title}\n{note}" if title else f"Ride durations: {note}", fontsize=11)
+    ax.legend(loc="center right", frameon=False)
+    return ax
+
+
+def prediction_vs_actual(
+    actual, predicted, axes=None, title: str = "Validation month", unseen=None, limit: float = 40
+):
+    """Left: predicted against actual duration, with the rides whose pickup/dropoff pair was
+    never seen in training marked (``unseen``, a boolean mask) if given. Right: the
+    distribution of residuals within ±``limit`` minutes."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    left, right = axes
+    cells = left.hexbin(
+        actual,
+        np.clip(predicted, -10, 80),
+        gridsize=60,
+        bins="log",
+        cmap="Blues",
+        extent=(0, 60, -10, 80),
+    )
+    left.figure.colorbar(cells, ax=left, label="rides per cell (log scale)")
+    left.plot([0, 60], [0, 60], color="#C44E52", lw=1, label="perfect prediction")
+    if unseen is not None and np.any(unseen):
+        unseen = np.asarray(unseen, bool)
+        level = float(np.median(predicted[unseen]))
+        left.axhline(
+            level,
+            color="#DD8452",
+            lw=1.2,
+            ls=":",
+            label=f"{unseen.sum():,} rides on pairs unseen in training:\n"
+            f"median prediction {level:.1f} min",
+        )
+    left.set(
+        xlabel="actual duration (min)",
+        ylabel="predicted duration (min)",
+        title=f"{title}: predicted vs actual",
+    )
+    left.legend(loc="upper left", frameon=False, fontsize=9)
+    residuals = predicted - actual
+    inside = np.abs(residuals) <= limit
+    sns.histplot(
+        residuals[inside], bins=80, ax=right, color="#4C72B0", edgecolor="none", stat="density"
+    )
+    sns.kdeplot(residuals[inside], ax=right, color="#DD8452", lw=1.2)
+    right.axvline(0, color="black", lw=0.8)
+    outside = int((~inside).sum())
+    right.set(
+        xlabel="prediction - actual (min)",
+        ylabel="density",
+        title=f"Residuals (RMSE {np.sqrt(np.mean(residuals**2)):.2f} min)\n"
+        f"{outside:,} of {len(residuals):,} beyond ±{limit:g} min not shown",
+    )
+    return axes
+
+
+def save(figure, path: Path, dpi: int = 100) -> Path:
+    """Write a figure as a PNG whose bytes depend only on what it shows."""
+    import io
+
+    from ..files import atomic_write
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata=PNG_METADATA)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(path), buffer.getvalue())
+    return Path(path)

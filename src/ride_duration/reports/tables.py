@@ -1,0 +1,66 @@
+"""The tables the command line prints: a training run's report, and a model comparison."""
+
+from __future__ import annotations
+
+RULES = {
+    "dropped_missing_time": "dropped: a timestamp missing",
+    "dropped_negative": "dropped: dropoff before pickup",
+    "dropped_too_short": "dropped: under 1 minute",
+    "dropped_too_long": "dropped: over 60 minutes",
+    "dropped_missing_feature": "dropped: distance missing or not finite",
+    "flagged_missing_location": "kept: zone missing (-> -1)",
+    "flagged_bad_distance": "kept: distance implausible (< 0 or > 100 mi)",
+    "flagged_outside_month": "kept: pickup outside the month",
+}
+
+
+def train_report(metadata: dict, metrics: dict, reports: dict, model_path) -> str:
+    """What ``ride-duration train`` prints: one aligned line per fact, then per data rule."""
+    rows = [
+        ("taxi", metadata["taxi"]),
+        ("train / val month", f"{metadata['train_month']} / {metadata['val_month']}"),
+        ("features", f"{metadata['features']['set']} ({metrics['n_features']} columns)"),
+        ("model", model_label(metadata["model"])),
+        ("rows kept (train)", kept(reports["train"])),
+        ("rows kept (val)", kept(reports["val"])),
+        ("train RMSE", f"{metrics['train_rmse']:.4f} min"),
+        ("val RMSE", f"{metrics['val_rmse']:.4f} min"),
+        ("baseline val RMSE", f"{metrics['baseline_rmse']:.4f} min (predict the training mean)"),
+    ]
+    if metrics.get("distance_weight") is not None:
+        rows.append(("distance weight", f"{metrics['distance_weight']:.5f} min per mile"))
+    rows.append(("saved", str(model_path)))
+    rows += rule_rows(reports)
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def rule_rows(reports: dict) -> list[tuple[str, str]]:
+    """One line per data rule that touched any row: train count / val count."""
+    return [
+        (label, f"{reports['train'][key]:,} / {reports['val'][key]:,} (train / val)")
+        for key, label in RULES.items()
+        if reports["train"][key] or reports["val"][key]
+    ]
+
+
+def model_label(model: dict) -> str:
+    alpha = model["params"].get("alpha")
+    return f"{model['kind']} ({model['solver']}" + (f", alpha={alpha:g})" if alpha else ")")
+
+
+def kept(report: dict) -> str:
+    return f"{report['rows_kept']:,} of {report['rows_read']:,} ({report['fraction_kept']:.2%})"
+
+
+def comparison(table, markdown: bool = False) -> str:
+    """``compare``'s table (``modeling.compare.compare_models``), as text or as Markdown."""
+    import pandas as pd
+
+    if not markdown:
+        return table.to_string(float_format=lambda v: f"{v:.5f}")
+    lines = ["| model | train RMSE | val RMSE | min per mile |", "|---|---:|---:|---:|"]
+    for model, row in table.iterrows():
+        weight = "" if pd.isna(row["min per mile"]) else f"{row['min per mile']:.5f}"
+        lines.append(f"| {model} | {row['train RMSE']:.4f} | {row['val RMSE']:.4f} | {weight} |")
+    return "\n".join(lines)

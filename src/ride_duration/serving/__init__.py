@@ -1,0 +1,1 @@
+"""Serving: a saved model as a web service."""
