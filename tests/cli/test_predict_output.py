@@ -1,5 +1,5 @@
-"""`predict --month M --output PATH`: one row per scored ride, the pipeline's predictions, the
-course's ride ids, written whole or not at all."""
+"""`predict --month M --output PATH`: one row per scored ride, the pipeline's predictions and
+their intervals, the course's ride ids, written whole or not at all."""
 
 from pathlib import Path
 
@@ -41,6 +41,7 @@ def test_the_file_holds_the_pipelines_predictions(trained, name):
     )
     assert result.returncode == 0, result.stderr
     assert "RMSE" in result.stdout and str(out) in result.stdout
+    assert "80% intervals cover" in result.stdout
     written = pd.read_parquet(out)
     assert list(written.columns) == [
         "ride_id",
@@ -48,8 +49,14 @@ def test_the_file_holds_the_pipelines_predictions(trained, name):
         "DOLocationID",
         "actual_duration",
         "predicted_duration",
+        "lower",
+        "upper",
         "model_version",
     ]
+    assert (written.lower <= written.predicted_duration).all()
+    assert (written.predicted_duration <= written.upper).all()
+    inside = (written.actual_duration >= written.lower) & (written.actual_duration <= written.upper)
+    assert 0.75 < inside.mean() < 0.85
     # The course's recipe: keep rides of 1-60 minutes, ride_id from the raw file's index.
     raw = pd.read_parquet(trained / "data" / FILES[2])
     minutes = (raw.lpep_dropoff_datetime - raw.lpep_pickup_datetime).dt.total_seconds() / 60

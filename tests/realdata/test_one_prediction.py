@@ -79,7 +79,16 @@ def test_predict_one_ride_from_the_command_line(models):
         "pickup_datetime": "2021-02-01T08:15",
     }
     expected = load_model(rich).predict([ride])[0]
-    assert json.loads(result.stdout)["minutes"] == pytest.approx(expected, abs=1e-9)
+    answer = json.loads(result.stdout)
+    assert answer["minutes"] == pytest.approx(expected, abs=1e-9)
+    lower, upper = answer["interval"]
+    assert lower < answer["minutes"] < upper and answer["level"] == 0.8
+    text = run_cli(*common, "--pickup", "2021-02-01T08:15", "--level", "0.5").stdout
+    assert text.startswith(f"{expected:.1f} minutes (50% interval: ")
+    narrower = [float(v) for v in text.split(": ")[1].rstrip(")\n").split(" to ")]
+    assert lower < narrower[0] < narrower[1] < upper
+    for level in ("1", "0", "nan", "-0.2"):
+        assert_clean_failure(run_cli(*common, "--level", level), "between 0 and 1")
     assert_clean_failure(run_cli(*common), "needs the pickup time: give --pickup")
     assert_clean_failure(run_cli(*common, "--pickup", "soon"), "is not a date and time")
 
@@ -90,3 +99,56 @@ def test_the_course_models_need_only_scikit_learn(models, features):
     data = (models[0] / f"{features}.bin").read_bytes()
     assert b"ride_duration" not in data and b"sklearn.pipeline" in data
     assert b"ride_duration.transformers" in (models[0] / "rich.bin").read_bytes()
+
+
+def test_a_model_saved_before_intervals_loads_and_says_it_has_none(models, tmp_path):
+    """A sidecar without ``intervals`` (as every model saved before them): the model predicts
+    as before, and asking for an interval says why there is none."""
+    folder, _ = models
+    model = tmp_path / "old.bin"
+    model.write_bytes((folder / "lesson.bin").read_bytes())
+    sidecar = json.loads((folder / "lesson.json").read_text())
+    del sidecar["intervals"]
+    (tmp_path / "old.json").write_text(json.dumps(sidecar))
+    args = ["predict", "--model", str(model), "--pu", "43", "--do", "151", "--distance", "1.8"]
+    result = run_cli(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["interval"] is None
+    assert "has no prediction intervals" in result.stderr and "retrain" in result.stderr
+    same = run_cli(*[a if a != str(model) else str(folder / "lesson.bin") for a in args], "--json")
+    assert json.loads(same.stdout)["minutes"] == json.loads(result.stdout)["minutes"]
+    # Served, it answers as before, and a request for an interval is told why there is none.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    from ride_duration.serving.service import create_app
+
+    client = TestClient(create_app(model))
+    ride = {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8}
+    assert (
+        client.post("/predict", json=ride).json()["duration"] == json.loads(same.stdout)["minutes"]
+    )
+    refused = client.post("/predict?interval=0.8", json=ride)
+    assert refused.status_code == 422
+    assert "has no prediction intervals" in refused.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("features", ["lesson", "homework", "rich"])
+def test_intervals_are_finite_and_hold_the_prediction_for_absurd_rides(models, features):
+    model, _ = load(models[0] / f"{features}.bin")
+    when = "2021-02-01T08:15"
+    rides = [
+        {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1e6, "pickup_datetime": when},
+        {"PULocationID": 999_999, "DOLocationID": -1, "trip_distance": 0.0},
+        {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8, "pickup_datetime": None},
+    ]
+    if features == "rich":
+        rides.append({"PULocationID": 43, "DOLocationID": 151, "trip_distance": float("nan")})
+    predicted = np.array(model.predict_rides(rides))
+    for level in (0.01, 0.5, 0.8, 0.99):
+        lower, upper = model.predict_intervals(predicted, level)
+        assert np.isfinite(lower).all() and np.isfinite(upper).all()
+        assert (lower <= predicted).all() and (predicted <= upper).all()

@@ -16,6 +16,7 @@ import pytest
 from ride_duration import load_model
 from ride_duration.data.dataset import load_prepared, zone_ids
 from ride_duration.features.rich import RAW_COLUMNS
+from ride_duration.modeling.model import load
 from tests.helpers import assert_clean_failure, copy_months, run_cli, train_with_cli
 
 LESSON_FILES = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
@@ -157,6 +158,29 @@ def test_one_ride_and_a_batch_equal_the_pipeline(service, tlc_dir):
     status, answer = service.request("POST", "/predict", [body_of(service, r) for r in rides])
     assert status == 200, answer
     np.testing.assert_allclose(answer["durations"], expected, atol=1e-9, rtol=0)
+
+
+def test_intervals_when_asked_and_the_course_shape_otherwise(service, tlc_dir):
+    """?interval=LEVEL adds [lower, upper] around each duration, equal to the saved model's
+    own intervals; without it the answer keeps the course's two keys."""
+    frame, rides = validation_rides(tlc_dir)
+    model, _ = load(service.model)
+    one = body_of(service, rides[0])
+    status, plain = service.request("POST", "/predict", one)
+    assert status == 200 and set(plain) == {"duration", "model_version"}
+    status, answer = service.request("POST", "/predict?interval=0.8", one)
+    assert status == 200, answer
+    lower, upper = model.predict_intervals([answer["duration"]], 0.8)
+    assert answer["interval"] == pytest.approx([lower[0], upper[0]], abs=1e-9)
+    assert answer["interval"][0] <= answer["duration"] <= answer["interval"][1]
+    batch = [body_of(service, r) for r in rides]
+    status, answer = service.request("POST", "/predict?interval=0.5", batch)
+    assert status == 200 and len(answer["intervals"]) == len(rides)
+    lower, upper = model.predict_intervals(answer["durations"], 0.5)
+    np.testing.assert_allclose(np.array(answer["intervals"]), np.c_[lower, upper], atol=1e-9)
+    for level in ("0", "1", "1.5", "-1", "nan", "inf", "eighty"):
+        status, answer = service.request("POST", f"/predict?interval={level}", one)
+        assert status == 422 and answer["detail"][0]["loc"] == ["query", "interval"], answer
 
 
 def test_health_model_and_docs(service):

@@ -175,47 +175,82 @@ def run_plots(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..modeling import predict
+    from ..modeling.intervals import check_level
 
+    check_level(args.level)
     if args.output and not args.month:
         raise RideDurationError("--output goes with --month: it holds a month's predictions")
     if args.month:
-        from ..data.dataset import month_path
-        from ..data.download import ensure_month
-
-        if args.output:
-            scored = month_path(args.taxi, args.month, args.data_dir)
-            predict.check_output(args.output, [scored, Path(args.model)])
-
-        ensure_month(
-            args.taxi,
-            args.month,
-            args.data_dir,
-            base_url=args.base_url,
-            offline=args.offline,
-            quiet=args.quiet,
-        )
-        result = predict.score_month(
-            args.model, args.taxi, args.month, args.data_dir, output=args.output
-        )
-        text = (
-            f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "
-            f"on {result['n_rows']:,} rides"
-        ) + (f"; predictions written to {result['output']}" if args.output else "")
+        result, text = _predict_month(args)
     elif args.pu is not None and args.do is not None:
-        minutes = predict.predict_ride(args.model, args.pu, args.do, args.distance, args.pickup)
-        result = {
-            "pu": args.pu,
-            "do": args.do,
-            "distance": args.distance,
-            "pickup": args.pickup,
-            "minutes": minutes,
-        }
-        text = f"{minutes:.1f} minutes"
+        result, text = _predict_ride(args)
     else:
         raise RideDurationError("give --pu and --do (and --distance), or --month YYYY-MM")
     print(json.dumps(result) if args.json else text)
     return 0
+
+
+def _predict_month(args: argparse.Namespace) -> tuple[dict, str]:
+    from ..data.dataset import month_path
+    from ..data.download import ensure_month
+    from ..modeling import predict
+
+    if args.output:
+        scored = month_path(args.taxi, args.month, args.data_dir)
+        predict.check_output(args.output, [scored, Path(args.model)])
+    ensure_month(
+        args.taxi,
+        args.month,
+        args.data_dir,
+        base_url=args.base_url,
+        offline=args.offline,
+        quiet=args.quiet,
+    )
+    result = predict.score_month(
+        args.model, args.taxi, args.month, args.data_dir, output=args.output, level=args.level
+    )
+    text = (
+        f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "
+        f"on {result['n_rows']:,} rides"
+    )
+    if "coverage" in result:
+        text += (
+            f"; {args.level:.0%} intervals cover {result['coverage']:.1%} "
+            f"(mean width {result['mean_width']:.1f} min)"
+        )
+    else:
+        _warn_no_intervals()
+    if args.output:
+        text += f"; predictions written to {result['output']}"
+    return result, text
+
+
+def _predict_ride(args: argparse.Namespace) -> tuple[dict, str]:
+    from ..modeling import predict
+
+    answer = predict.predict_ride(
+        args.model, args.pu, args.do, args.distance, args.pickup, args.level
+    )
+    result = {
+        "pu": args.pu,
+        "do": args.do,
+        "distance": args.distance,
+        "pickup": args.pickup,
+        **answer,
+    }
+    text = f"{answer['minutes']:.1f} minutes"
+    if answer["interval"] is None:
+        _warn_no_intervals()
+    else:
+        lower, upper = answer["interval"]
+        text += f" ({args.level:.0%} interval: {lower:.1f} to {upper:.1f})"
+    return result, text
+
+
+def _warn_no_intervals() -> None:
+    from ..modeling.model import NO_INTERVALS
+
+    print(f"{PROG}: warning: {NO_INTERVALS}", file=sys.stderr)
 
 
 def run_download(args: argparse.Namespace) -> int:

@@ -271,6 +271,13 @@ def _predict_command(commands) -> None:
         "duration, model_version) to this parquet file",
     )
     _add_fetching(predict)
+    predict.add_argument(
+        "--level",
+        type=float,
+        default=0.8,
+        help="coverage of the prediction interval, between 0 and 1 (default 0.8: the 10th to "
+        "the 90th percentile)",
+    )
     predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     predict.set_defaults(handler=handlers.run_predict)
 

@@ -9,10 +9,11 @@ import pandas as pd
 
 from ..features import complete_rows, required_columns
 from .estimators import REGRESSORS
+from .intervals import LEVEL, coverage_sums
 from .model import rmse
 from .train import TrainOptions, fit
 
-COLUMNS = ["train RMSE", "val RMSE", "min per mile"]
+COLUMNS = ["train RMSE", "val RMSE", "min per mile", "80% coverage", "80% width"]
 LABELS = {
     "linear": "linear, exact (ours)",
     "lasso": f"lasso, alpha={REGRESSORS['lasso'].default_alpha:g}",
@@ -50,10 +51,14 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
         rmse(y, default.predict(exact.design.matrix)),
         rmse(y_val, default.predict(exact.val_design.matrix)),
         float(default.coef_[names.index("trip_distance")]) if "trip_distance" in names else None,
+        None,
+        None,
     )
     rows["baseline: training mean"] = (
         rmse(y, np.full_like(y, y.mean())),
         rmse(y_val, np.full_like(y_val, y.mean())),
+        None,
+        None,
         None,
     )
     if rich_row is not None:
@@ -64,9 +69,15 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
 
 
 def _scores(fitted, train_frame, val_frame) -> tuple:
-    model = fitted.model
+    """Train and validation RMSE, the weight of a mile, and the validation coverage and mean
+    width of the 80% intervals."""
+    model, y_val = fitted.model, val_frame["duration"].to_numpy()
+    predicted = model.predict_design(fitted.val_design)
+    covered, width = coverage_sums(y_val, *model.predict_intervals(predicted, LEVEL))
     return (
         rmse(train_frame["duration"].to_numpy(), model.predict_design(fitted.design)),
-        rmse(val_frame["duration"].to_numpy(), model.predict_design(fitted.val_design)),
+        rmse(y_val, predicted),
         model.distance_weight,
+        covered / len(y_val),
+        width / len(y_val),
     )

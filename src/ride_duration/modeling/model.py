@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import RideDurationError
 from ..features import Design, build_design, feature_set
+from .intervals import LEVEL, Intervals
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +34,7 @@ class Model:
     alpha: float | None = None
     distance_median: float | None = None  # what the set learned (rich), else None
     estimator: object = None  # scikit-learn's own fit, for the regressors it fits (lasso)
+    intervals: Intervals | None = None  # None: saved before models learned their intervals
 
     @cached_property
     def vocabulary(self) -> dict[str, int]:
@@ -103,6 +106,12 @@ class Model:
             out.append(total)
         return out
 
+    def predict_intervals(self, predicted, level: float = LEVEL):
+        """(lower, upper) of the central interval of this level around each prediction."""
+        if self.intervals is None:
+            raise RideDurationError(NO_INTERVALS)
+        return self.intervals.bounds(predicted, level)
+
     def to_pipeline(self):
         """The scikit-learn Pipeline this model is saved as (imports scikit-learn)."""
         from .estimators import build_pipeline, fitted_regressor
@@ -134,7 +143,16 @@ class Model:
             alpha=metadata.get("model", {}).get("params", {}).get("alpha"),
             distance_median=rides.distance_median_ if rides is not None else None,
             estimator=regressor,
+            intervals=Intervals.from_dict(metadata["intervals"])
+            if "intervals" in metadata
+            else None,
         )
+
+
+NO_INTERVALS = (
+    "this model has no prediction intervals (it was saved before models learned them); "
+    "retrain it with `ride-duration train`"
+)
 
 
 def load(model_path: Path | str) -> tuple[Model, dict]:

@@ -14,6 +14,7 @@ from ..errors import RideDurationError
 from ..features import complete_rows, feature_set, needed_timestamps, required_columns
 from ..files import temporary_beside
 from .artifact import model_version, sidecar_path
+from .intervals import LEVEL, check_level, coverage_sums
 from .model import Model, load, rmse
 
 
@@ -48,10 +49,23 @@ def _timestamp(text: str):
 
 
 def predict_ride(
-    model_path: Path, pickup: int, dropoff: int, distance: float | None, when: str | None = None
-) -> float:
+    model_path: Path,
+    pickup: int,
+    dropoff: int,
+    distance: float | None,
+    when: str | None = None,
+    level: float = LEVEL,
+) -> dict:
+    """One ride's predicted minutes, and its interval of this level (None for a model saved
+    without intervals)."""
+    check_level(level)
     model, _ = load(model_path)
-    return model.predict_rides([check_ride(model, pickup, dropoff, distance, when)])[0]
+    minutes = model.predict_rides([check_ride(model, pickup, dropoff, distance, when)])[0]
+    interval = None
+    if model.intervals is not None:
+        lower, upper = model.predict_intervals([minutes], level)
+        interval = [float(lower[0]), float(upper[0])]
+    return {"minutes": minutes, "interval": interval, "level": level}
 
 
 def score_month(
@@ -62,10 +76,12 @@ def score_month(
     *,
     keep_predictions: bool = False,
     output: Path | None = None,
+    level: float = LEVEL,
 ) -> dict:
-    """RMSE of a saved model on one month, prepared as in training (with the actual and
-    predicted durations if ``keep_predictions``; one row per ride written to the parquet
-    file ``output`` if given)."""
+    """RMSE of a saved model on one month, prepared as in training, and its intervals'
+    coverage (with the actual and predicted durations if ``keep_predictions``; one row per
+    ride written to the parquet file ``output`` if given)."""
+    check_level(level)
     if output is not None:
         check_output(output, [month_path(taxi, month, data_dir), Path(model_path)])
     model, metadata = load(model_path)
@@ -89,9 +105,16 @@ def score_month(
         "mean_predicted": float(np.mean(predicted)),
         "rows": report.as_dict(),
     }
+    bounds = None
+    if model.intervals is not None:
+        bounds = model.predict_intervals(predicted, level)
+        covered, width = coverage_sums(actual, *bounds)
+        rides = max(len(actual), 1)
+        result |= {"level": level, "coverage": covered / rides, "mean_width": width / rides}
     if output is not None:
         version = model_version(metadata, model_path)
-        result["output"] = str(write_predictions(output, frame, predicted, month, version))
+        written = write_predictions(output, frame, predicted, month, version, bounds)
+        result["output"] = str(written)
     if keep_predictions:
         result |= {"actual": actual, "predicted": predicted}
         categorical = list(feature_set(set_name).categorical)
@@ -131,10 +154,13 @@ def check_output(output: Path, inputs: list[Path]) -> None:
         raise RideDurationError(f"--output {output}: the folder {output.parent} does not exist")
 
 
-def write_predictions(path: Path, frame, predicted: np.ndarray, month: str, version: str) -> Path:
+def write_predictions(
+    path: Path, frame, predicted: np.ndarray, month: str, version: str, bounds=None
+) -> Path:
     """One row per scored ride, as the course's batch script writes them: ``ride_id``
-    ("YYYY/MM_<row in the raw file>"), the zones, the actual and predicted durations and the
-    model's version. Written to a temporary file and renamed: never a partial file."""
+    ("YYYY/MM_<row in the raw file>"), the zones, the actual and predicted durations, the
+    interval's ``lower`` and ``upper`` (when ``bounds`` are given) and the model's version.
+    Written to a temporary file and renamed: never a partial file."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -148,6 +174,7 @@ def write_predictions(path: Path, frame, predicted: np.ndarray, month: str, vers
             "DOLocationID": zone_ids(frame["DOLocationID"]),
             "actual_duration": frame["duration"].to_numpy(),
             "predicted_duration": predicted,
+            **({"lower": bounds[0], "upper": bounds[1]} if bounds is not None else {}),
             "model_version": pa.DictionaryArray.from_arrays(
                 np.zeros(len(frame), np.int32), pa.array([version])
             ),

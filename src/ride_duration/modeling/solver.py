@@ -55,7 +55,9 @@ def solve(stats: Statistics, alpha: float = 0.0) -> tuple[np.ndarray, float]:
     diagonal = gram.diagonal()
     big = max(stats.groups, key=len) if stats.groups else np.zeros(0, np.int64)
     big = big[diagonal[big] > 0]
-    rest_mask = np.ones(p, bool)
+    # A column no row sets (a category only in rows left out, as in a cross-validation
+    # fold's fit) has coefficient 0 in every solution we return: keep it out of the system.
+    rest_mask = diagonal > 0
     rest_mask[big] = False
     rest = np.flatnonzero(rest_mask)
 

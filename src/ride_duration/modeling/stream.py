@@ -11,7 +11,7 @@ Validation is streamed too: each batch adds its squared errors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from ..features import (
     needed_timestamps,
     required_columns,
 )
+from .intervals import FOLDS, Intervals, calibration_folds, calibration_step, coverage_sums
 from .model import Model
 from .statistics import Statistics, statistics
 
@@ -123,20 +124,86 @@ def median_of_counts(values: np.ndarray, counts: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
+@dataclass
+class MonthErrors:
+    """What a model's predictions on validation rides add up to."""
+
+    sse: float = 0.0
+    rides: int = 0
+    baseline_sse: float = 0.0  # of predicting the training mean
+    covered: int = 0  # rides inside their default-level interval
+    width_sum: float = 0.0
+    report: PrepareReport = field(default_factory=PrepareReport.empty)
+
+    def __add__(self, other: MonthErrors) -> MonthErrors:
+        return MonthErrors(
+            self.sse + other.sse,
+            self.rides + other.rides,
+            self.baseline_sse + other.baseline_sse,
+            self.covered + other.covered,
+            self.width_sum + other.width_sum,
+            self.report + other.report,
+        )
+
+
 def month_errors(taxi: str, month: str, data_dir: Path, model: Model, train_mean: float, rows: int):
-    """(squared errors, rides, squared errors of the training mean, report) of a fitted
-    model on one validation month, a batch at a time. (A Dask task.)"""
-    sse = baseline = 0.0
-    count, total = 0, PrepareReport.empty()
+    """A fitted model's errors on one validation month, a batch at a time. (A Dask task.)"""
+    total = MonthErrors()
     for frame, report in prepared_batches(taxi, month, data_dir, model.features, rows):
-        total = total + report
-        if frame.empty:
-            continue
-        y = frame["duration"].to_numpy()
-        sse += float(np.sum((model.predict_frame(frame) - y) ** 2))
-        baseline += float(np.sum((y - train_mean) ** 2))
-        count += len(y)
-    return sse, count, baseline, total
+        batch = MonthErrors(report=report)
+        if not frame.empty:
+            y = frame["duration"].to_numpy()
+            predicted = model.predict_frame(frame)
+            covered, width = coverage_sums(y, *model.predict_intervals(predicted))
+            batch = MonthErrors(
+                float(np.sum((predicted - y) ** 2)),
+                len(y),
+                float(np.sum((y - train_mean) ** 2)),
+                covered,
+                width,
+                report,
+            )
+        total = total + batch
+    return total
+
+
+def _calibration_batches(taxi, month, data_dir: Path, model: Model, rows: int, step: int):
+    """(design, durations, folds) of the calibration rides of each batch of a month."""
+    offset = 0
+    for frame, _ in prepared_batches(taxi, month, data_dir, model.features, rows):
+        folds = calibration_folds(len(frame), offset, step)
+        offset += len(frame)
+        used = folds >= 0
+        if used.any():
+            y = frame["duration"].to_numpy()[used]
+            yield model.design(frame.loc[used].reset_index(drop=True)), y, folds[used]
+
+
+def month_fold_statistics(taxi, month, data_dir: Path, model: Model, rows: int, step: int):
+    """The statistics of each calibration fold of a month (None for an empty fold), over the
+    model's columns. (A Dask task.)"""
+    totals = [None] * FOLDS
+    for design, y, folds in _calibration_batches(taxi, month, data_dir, model, rows, step):
+        for fold in range(FOLDS):
+            mask = folds == fold
+            stats = statistics(design.rows(mask), y[mask])
+            totals[fold] = stats if totals[fold] is None else totals[fold] + stats
+    return totals
+
+
+def month_residuals(taxi, month, data_dir: Path, model: Model, fold_fits, rows: int, step: int):
+    """(predicted, residuals) of each calibration ride by the model fitted without its fold
+    (``fold_fits``: (coef, intercept) per fold). (A Dask task.)"""
+    predicted, actual = [], []
+    for design, y, folds in _calibration_batches(taxi, month, data_dir, model, rows, step):
+        out = np.empty(len(y))
+        for fold, (coef, intercept) in enumerate(fold_fits):
+            mask = folds == fold
+            out[mask] = design.rows(mask).dot(coef) + intercept
+        predicted.append(out)
+        actual.append(y)
+    predicted = np.concatenate(predicted) if predicted else np.zeros(0)
+    return predicted, (np.concatenate(actual) if actual else np.zeros(0)) - predicted
 
 
 # A cluster without workers runs nothing: after this long with none, the run stops.
@@ -293,34 +360,46 @@ class StreamedFit:
 
     model: Model
     part: Part
-    val_sse: float
-    val_rides: int
-    baseline_sse: float  # of predicting the training mean
-    val_report: PrepareReport
+    errors: MonthErrors
 
 
 def fit_months(options, months: list[str], val_months: list[str], solve, client=None):
     """Stream the training months into statistics, solve once (``solve(options, stats)``),
-    stream the validation months."""
+    learn the intervals on the last training month, stream the validation months."""
     from functools import reduce
 
     rows = options.batch_rows or BATCH_ROWS
-    where = (options.taxi, str(options.data_dir))
+    taxi, data_dir = options.taxi, str(options.data_dir)
     median = None
     if feature_set(options.features).learns_distance_median:
-        tasks = [(where[0], m, where[1], options.features, rows) for m in months]
+        tasks = [(taxi, m, data_dir, options.features, rows) for m in months]
         counts = run_tasks(month_distances, tasks, client, "distances", options.quiet)
         median = median_of_counts(*reduce(add_counts, counts))
-    tasks = [(where[0], m, where[1], options.features, median, rows) for m in months]
+    tasks = [(taxi, m, data_dir, options.features, median, rows) for m in months]
     parts = run_tasks(month_part, tasks, client, "train", options.quiet)
     part = reduce(lambda a, b: a + b, parts)
     coef, intercept = solve(options, part.stats)
     model = Model(
         options.features, part.names, coef, intercept, options.model, options.alpha, median
     )
+    if part.stats.n:
+        step = calibration_step(parts[-1].stats.n)
+        model = _calibrated(options, model, part, months[-1], solve, client, (rows, step))
     train_mean = part.stats.sum_y / part.stats.n if part.stats.n else 0.0
-    tasks = [(where[0], m, where[1], model, train_mean, rows) for m in val_months]
+    tasks = [(taxi, m, data_dir, model, train_mean, rows) for m in val_months]
     errors = run_tasks(month_errors, tasks, client, "validate", options.quiet)
-    sse, count, baseline = (sum(e[i] for e in errors) for i in range(3))
-    val_report = reduce(lambda a, b: a + b, [e[3] for e in errors])
-    return StreamedFit(model, part, sse, count, baseline, val_report)
+    return StreamedFit(model, part, reduce(lambda a, b: a + b, errors))
+
+
+def _calibrated(options, model: Model, part: Part, month: str, solve, client, sizes):
+    """The model with intervals learned from out-of-fold residuals on ``month`` (``sizes``:
+    rides per batch, every how many rides one calibrates)."""
+    task = (options.taxi, month, str(options.data_dir), model, *sizes)
+    fold_stats = run_tasks(month_fold_statistics, [task], client, "calibrate", options.quiet)[0]
+    fold_fits = [
+        solve(options, part.stats - stats) if stats is not None else (model.coef, model.intercept)
+        for stats in fold_stats
+    ]
+    task = (*task[:4], fold_fits, *sizes)
+    predicted, residuals = run_tasks(month_residuals, [task], client, "calibrate", options.quiet)[0]
+    return replace(model, intervals=Intervals.from_residuals(predicted, residuals))

@@ -36,6 +36,7 @@ from ..features.rich import distance_median
 from ..files import sha256_file
 from .artifact import check_model_name, prepare_model_dir, save_bytes
 from .estimators import REGRESSORS, regressor
+from .intervals import calibrate, coverage_sums, interval_metrics
 from .model import Model, rmse
 from .solver import SolverError, solve
 from .statistics import statistics
@@ -162,9 +163,10 @@ def _drop_incomplete(frame, features, report):
     return frame
 
 
-def fit(options: TrainOptions, train_frame, val_frame=None) -> Fit:
-    """Fit the model on a prepared frame (and build the validation design, if given).
-    Linear and ridge are solved exactly; lasso by scikit-learn."""
+def fit(options: TrainOptions, train_frame, val_frame=None, *, intervals: bool = True) -> Fit:
+    """Fit the model on a prepared frame (and build the validation design, if given), with
+    its prediction intervals unless ``intervals`` is False. Linear and ridge are solved
+    exactly; lasso by scikit-learn."""
     options = options.validated()
     y = train_frame["duration"].to_numpy()
     learns = feature_set(options.features).learns_distance_median
@@ -175,10 +177,23 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fit:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             estimator = spec.estimator(options.alpha).fit(design.matrix, y)
-        coef, intercept = np.ravel(estimator.coef_), float(np.ravel(estimator.intercept_)[0])
+        coef, intercept = _coefficients(estimator)
         notes = list(dict.fromkeys(f"{options.model}: {w.message}" for w in caught))
+
+        def fit_without(mask):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rest = ~mask
+                return _coefficients(
+                    spec.estimator(options.alpha).fit(design.rows(rest).matrix, y[rest])
+                )
     else:
-        coef, intercept = _solve(options, statistics(design, y))
+        stats = statistics(design, y)
+        coef, intercept = _solve(options, stats)
+
+        def fit_without(mask):
+            return _solve(options, stats - statistics(design.rows(mask), y[mask]))
+
     if not (np.isfinite(coef).all() and np.isfinite(intercept)):
         raise DataError(
             "the fitted coefficients are not all finite (a numerical feature too large to "
@@ -187,8 +202,14 @@ def fit(options: TrainOptions, train_frame, val_frame=None) -> Fit:
     model = Model(
         options.features, names, coef, intercept, options.model, options.alpha, median, estimator
     )
+    if intervals:
+        model = replace(model, intervals=calibrate(design, y, fit_without))
     val_design = model.design(val_frame) if val_frame is not None else None
     return Fit(model, design, val_design, notes)
+
+
+def _coefficients(estimator) -> tuple[np.ndarray, float]:
+    return np.ravel(estimator.coef_), float(np.ravel(estimator.intercept_)[0])
 
 
 def _solve(options: TrainOptions, stats) -> tuple[np.ndarray, float]:
@@ -281,6 +302,7 @@ def model_metadata(options: TrainOptions, model: Model, metrics, reports, inputs
     }
     if model.distance_median is not None:
         features |= {"distance_median": model.distance_median, "distance_cap": PLAUSIBLE_MILES}
+    intervals = {"intervals": model.intervals.as_dict()} if model.intervals else {}
     return {
         "format": 1,
         "name": options.name,
@@ -301,7 +323,7 @@ def model_metadata(options: TrainOptions, model: Model, metrics, reports, inputs
         "inputs": inputs,
         "versions": library_versions(),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    } | intervals
 
 
 def _ensure_months(options: TrainOptions, months: list[str]) -> None:
@@ -346,14 +368,17 @@ def _fit_in_memory(options: TrainOptions, months=None, val_months=None):
     model = fitted.model
     y_train = train_frame["duration"].to_numpy()
     y_val = val_frame["duration"].to_numpy()
+    val_predicted = model.predict_design(fitted.val_design)
+    covered, width = coverage_sums(y_val, *model.predict_intervals(val_predicted))
     metrics = {
         "n_train": len(y_train),
         "n_val": len(y_val),
         "n_features": fitted.design.n_features,
         "train_rmse": rmse(y_train, model.predict_design(fitted.design)),
-        "val_rmse": rmse(y_val, model.predict_design(fitted.val_design)),
+        "val_rmse": rmse(y_val, val_predicted),
         "baseline_rmse": rmse(y_val, np.full_like(y_val, y_train.mean())),
         "distance_weight": model.distance_weight,
+        **interval_metrics(covered, width, len(y_val)),
     }
     return model, metrics, train_report, val_report, fitted.notes
 
@@ -374,16 +399,17 @@ def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[st
             streamed = stream.fit_months(options, months, val_months, _solve, client)
     else:
         streamed = stream.fit_months(options, months, val_months, _solve)
-    stats, model = streamed.part.stats, streamed.model
-    if stats.n == 0 or streamed.val_rides == 0:
+    stats, model, errors = streamed.part.stats, streamed.model, streamed.errors
+    if stats.n == 0 or errors.rides == 0:
         raise DataError("no ride has every feature recorded")
     metrics = {
         "n_train": stats.n,
-        "n_val": streamed.val_rides,
+        "n_val": errors.rides,
         "n_features": len(model.feature_names),
         "train_rmse": float(np.sqrt(stats.sse(model.coef, model.intercept) / stats.n)),
-        "val_rmse": float(np.sqrt(streamed.val_sse / streamed.val_rides)),
-        "baseline_rmse": float(np.sqrt(streamed.baseline_sse / streamed.val_rides)),
+        "val_rmse": float(np.sqrt(errors.sse / errors.rides)),
+        "baseline_rmse": float(np.sqrt(errors.baseline_sse / errors.rides)),
         "distance_weight": model.distance_weight,
+        **interval_metrics(errors.covered, errors.width_sum, errors.rides),
     }
-    return model, metrics, streamed.part.report, streamed.val_report, []
+    return model, metrics, streamed.part.report, errors.report, []

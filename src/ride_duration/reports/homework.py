@@ -102,7 +102,7 @@ def answers(
     if train.empty or val.empty:
         raise DataError("no ride lasts 1 to 60 minutes in one of the months")
 
-    fitted = fit(TrainOptions(features="homework"), train, val)
+    fitted = fit(TrainOptions(features="homework"), train, val, intervals=False)
     predict = fitted.model.predict_design
     result = {
         "columns": raw_column_count(taxi, train_month, data_dir),

@@ -130,3 +130,25 @@ def save(figure, path: Path, dpi: int = 100) -> Path:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(path), buffer.getvalue())
     return Path(path)
+
+
+def intervals(actual, predicted, lower, upper, ax=None, n: int = 120, title: str | None = None):
+    """A sample of rides sorted by prediction: each one's interval as a bar, its actual
+    duration as a dot (red when outside the interval)."""
+    ax = _axes(ax, size=(9, 4.5))
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    rng = np.random.default_rng(0)  # the same rides every run
+    picked = rng.choice(len(actual), size=min(n, len(actual)), replace=False)
+    picked = picked[np.argsort(predicted[picked])]
+    x = np.arange(len(picked))
+    ax.vlines(x, lower[picked], upper[picked], color="#4C72B0", alpha=0.45, lw=3, label="interval")
+    ax.scatter(x, predicted[picked], marker="_", color="#4C72B0", s=40, label="prediction")
+    inside = (actual[picked] >= lower[picked]) & (actual[picked] <= upper[picked])
+    ax.scatter(x[inside], actual[picked][inside], s=10, color="#222222", label="actual, inside")
+    ax.scatter(x[~inside], actual[picked][~inside], s=14, color="#C44E52", label="actual, outside")
+    share = ((actual >= lower) & (actual <= upper)).mean()
+    ax.set(xlabel="rides, sorted by prediction", ylabel="duration (minutes)")
+    ax.set_title(f"{title or 'Prediction intervals'}: {share:.1%} of all rides inside", fontsize=11)
+    ax.legend(loc="upper left", fontsize=8)
+    return ax

@@ -29,6 +29,14 @@ def train_report(metadata: dict, metrics: dict, reports: dict, model_path) -> st
     ]
     if metrics.get("distance_weight") is not None:
         rows.append(("distance weight", f"{metrics['distance_weight']:.5f} min per mile"))
+    if metrics.get("val_coverage") is not None:
+        rows.append(
+            (
+                f"val {metrics['interval_level']:.0%} intervals",
+                f"cover {metrics['val_coverage']:.2%} of rides, mean width "
+                f"{metrics['val_interval_width']:.2f} min",
+            )
+        )
     rows.append(("saved", str(model_path)))
     rows += rule_rows(reports)
     width = max(len(label) for label, _ in rows)
@@ -59,8 +67,18 @@ def comparison(table, markdown: bool = False) -> str:
 
     if not markdown:
         return table.to_string(float_format=lambda v: f"{v:.5f}")
-    lines = ["| model | train RMSE | val RMSE | min per mile |", "|---|---:|---:|---:|"]
+
+    def cell(value, digits: int) -> str:
+        return "" if pd.isna(value) else f"{value:.{digits}f}"
+
+    lines = [
+        "| model | " + " | ".join(table.columns) + " |",
+        "|---|" + "---:|" * len(table.columns),
+    ]
     for model, row in table.iterrows():
-        weight = "" if pd.isna(row["min per mile"]) else f"{row['min per mile']:.5f}"
-        lines.append(f"| {model} | {row['train RMSE']:.4f} | {row['val RMSE']:.4f} | {weight} |")
+        cells = [cell(row[c], DIGITS.get(c, 4)) for c in table.columns]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+DIGITS = {"min per mile": 5, "80% coverage": 3, "80% width": 2}

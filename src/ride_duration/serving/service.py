@@ -3,7 +3,9 @@
 ``POST /predict`` takes one ride, ``{"PULocationID": 43, "DOLocationID": 151,
 "trip_distance": 1.8}`` (and ``pickup_datetime`` for a rich model), and answers
 ``{"duration": <minutes>, "model_version": ...}``; a JSON array of rides gets
-``{"durations": [...], "model_version": ...}``. ``GET /health`` and ``GET /model`` (the
+``{"durations": [...], "model_version": ...}``. ``POST /predict?interval=0.8`` adds each
+prediction's central 80% interval, ``"interval": [lower, upper]`` (``"intervals"`` for a
+batch); any level in (0, 1). ``GET /health`` and ``GET /model`` (the
 sidecar's metadata) come with it, and OpenAPI docs at ``/docs``.
 
 Input policy: unknown fields are refused (a misspelt ``PULocationId`` must not pass for a
@@ -22,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
@@ -36,7 +38,7 @@ from ..modeling.artifact import (
     sidecar_path,
     unpickle_model,
 )
-from ..modeling.model import Model, load
+from ..modeling.model import NO_INTERVALS, Model, load
 
 MODEL_ENV = "RIDE_DURATION_MODEL"
 MAX_BATCH = 10_000
@@ -71,12 +73,30 @@ REQUEST_SCHEMA = {
 
 class Prediction(BaseModel):
     duration: float
+    interval: tuple[float, float] | None = Field(
+        None, description="[lower, upper] minutes, when the request asks ?interval=LEVEL"
+    )
     model_version: str
 
 
 class Predictions(BaseModel):
     durations: list[float]
+    intervals: list[tuple[float, float]] | None = Field(
+        None, description="[lower, upper] per ride, when the request asks ?interval=LEVEL"
+    )
     model_version: str
+
+
+IntervalLevel = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="also answer the central interval of this coverage, e.g. 0.8 (the 10th "
+        "to the 90th percentile)",
+    ),
+]
 
 
 class Refusal(BaseModel):
@@ -193,7 +213,14 @@ def create_app(model_path: Path | str) -> FastAPI:
     @app.api_route("/model", methods=["GET", "HEAD"])
     def model_card():
         """The saved model's sidecar: taxi type, months, features, metrics, versions."""
-        return {k: v for k, v in metadata.items() if k != "pending"} | {"model_version": version}
+        card = {k: v for k, v in metadata.items() if k != "pending"}
+        if "intervals" in card:  # the method and its bands; the quantile table stays on disk
+            card["intervals"] = {
+                k: v
+                for k, v in card["intervals"].items()
+                if k not in ("probabilities", "quantiles")
+            }
+        return card | {"model_version": version}
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -228,6 +255,16 @@ def _missing_fields(model: Model, rides: list[dict], batch: bool) -> list[dict]:
     ]
 
 
+def _intervals(model: Model, durations: list[float], level: float, batch: bool) -> dict:
+    if model.intervals is None:
+        raise RequestValidationError(
+            [{"loc": ["query", "interval"], "msg": NO_INTERVALS, "type": "unavailable"}]
+        )
+    lower, upper = model.predict_intervals(durations, level)
+    pairs = [[low, high] for low, high in zip(lower.tolist(), upper.tolist())]
+    return {"intervals": pairs} if batch else {"interval": pairs[0]}
+
+
 def _add_predict(app: FastAPI, model: Model, version: str) -> None:
     @app.post(
         "/predict",
@@ -238,8 +275,9 @@ def _add_predict(app: FastAPI, model: Model, version: str) -> None:
             422: {"model": Invalid, "description": "A ride is not valid: the field is named"},
         },
     )
-    async def predict(request: Request):
-        """One ride → ``duration``; a JSON array of rides → ``durations``, in order."""
+    async def predict(request: Request, interval: IntervalLevel = None):
+        """One ride → ``duration``; a JSON array of rides → ``durations``, in order; with
+        ``?interval=0.8``, each prediction's 80% interval too."""
         raw = await request.body()
         batch = raw.lstrip()[:1] == b"["
         try:
@@ -252,6 +290,8 @@ def _add_predict(app: FastAPI, model: Model, version: str) -> None:
             raise RequestValidationError(missing)
         durations = model.predict_rides(rides)
         answer = {"durations": durations} if batch else {"duration": durations[0]}
+        if interval is not None:
+            answer |= _intervals(model, durations, interval, batch)
         # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
         # than predicting it.
         return Response(ANSWER.dump_json(answer | {"model_version": version}), media_type=JSON)
