@@ -46,7 +46,6 @@ class FeatureSet:
 
 def _zone_ride(categorical):
     """One ride's feature dict for the sets made of zone columns (and the distance)."""
-
     labels = {
         "PU_DO": rich.pair_label,
         "PULocationID": lambda pickup, dropoff: str(pickup),

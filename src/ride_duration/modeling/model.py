@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RideDurationError
-from ..features import Design, build_design, feature_set
+from ..features import SEPARATOR, Design, build_design, feature_set
 from .intervals import LEVEL, Intervals
 
 
@@ -75,12 +75,11 @@ class Model:
         """The feature dict DictVectorizer sees for one ride given in the service's shape:
         PULocationID, DOLocationID (-1 or absent: missing), trip_distance, pickup_datetime
         (a datetime or an ISO string)."""
-        distance = ride.get("trip_distance") if self.needs_distance else None
         return self._ride(
             ride.get("PULocationID", -1),
             ride.get("DOLocationID", -1),
-            distance,
-            _pickup(ride.get("pickup_datetime")),
+            ride.get("trip_distance") if self.needs_distance else None,
+            _pickup(ride.get("pickup_datetime")) if self.needs_pickup else None,
             self.distance_median,
         )
 
@@ -95,14 +94,27 @@ class Model:
     def predict_rides(self, rides: Iterable[dict]) -> list[float]:
         """Predicted minutes for rides given as dicts (see ``ride_features``): the lookups
         the pipeline's DictVectorizer does, without a sparse matrix per request."""
-        weights, intercept, out = self._weights, self.intercept, []
+        weight, intercept, ride_of = self._weights.get, self.intercept, self._ride
+        median, distance_used, pickup_used = (
+            self.distance_median,
+            self.needs_distance,
+            self.needs_pickup,
+        )
+        out = []
         for ride in rides:
+            features = ride_of(
+                ride.get("PULocationID", -1),
+                ride.get("DOLocationID", -1),
+                ride.get("trip_distance") if distance_used else None,
+                _pickup(ride.get("pickup_datetime")) if pickup_used else None,
+                median,
+            )
             total = intercept
-            for key, value in self.ride_features(ride).items():
-                if isinstance(value, str):
-                    total += weights.get(f"{key}={value}", 0.0)
+            for key, value in features.items():
+                if value.__class__ is str:
+                    total += weight(key + SEPARATOR + value, 0.0)
                 else:
-                    total += weights.get(key, 0.0) * value
+                    total += weight(key, 0.0) * value
             out.append(total)
         return out
 
