@@ -106,4 +106,13 @@ serve: setup ## Serve models/lin_reg.bin on http://127.0.0.1:9696 (POST /predict
 
 .PHONY: docker
 docker: ## Build the service's image, ride-duration:latest (run `make train` first: it copies models/)
-	docker build -t ride-duration:latest .
+	docker build -t ride-duration:latest $(if $(BASE),--build-arg BASE=$(BASE)) .
+
+.PHONY: docker-base
+docker-base: ## Make the local base image from Debian's packages (debootstrap, root) if the default cannot be pulled
+	$(BOOTSTRAP_PYTHON) tools/docker_image.py base
+
+.PHONY: docker-test
+docker-test: $(VENV)/.installed-dev ## Build the image and test it in real containers (exits 2 without a Docker daemon)
+	@$(PYTHON) tools/docker_image.py check
+	$(PYTHON) -m pytest -p no:cacheprovider tests/image

@@ -79,7 +79,8 @@ ONLY_REAL_FILE_TESTS_ENV = "RIDE_DURATION_ONLY_REAL_FILE_TESTS"
 def pytest_collection_modifyitems(config, items):
     """With RIDE_DURATION_ONLY_REAL_FILE_TESTS=1 (CI's newcomer states), keep only the tests
     whose outcome can depend on which real files exist: those that use the real-files folder
-    or name files they need. The others behave alike in every state and ran already."""
+    or name files they need. The others behave alike in every state and ran already; so does
+    the image tier, which needs only the lesson months."""
     if os.environ.get(ONLY_REAL_FILE_TESTS_ENV) != "1":
         return
     kept, dropped = [], []
@@ -87,7 +88,20 @@ def pytest_collection_modifyitems(config, items):
         uses = "tlc_dir" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
             "tlc_files"
         )
-        (kept if uses else dropped).append(item)
+        (kept if uses and not item.get_closest_marker("image") else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The image tier's measurements, when it ran: size, build and start-up times."""
+    from tests.image.test_container import REPORT
+
+    if "size_mb" in REPORT:
+        healthy = ", ".join(f"{k} {v:.1f} s" for k, v in REPORT.get("healthy_s", {}).items())
+        terminalreporter.write_line(
+            f"image ride-duration:test on {REPORT['base']}: {REPORT['size_mb']:.0f} MB, built in "
+            f"{REPORT['build_s']:.0f} s; docker run to healthy: {healthy}; docker stop: "
+            f"{REPORT.get('stop_s', float('nan')):.1f} s"
+        )

@@ -1,11 +1,12 @@
-"""The Dockerfile, checked statically (no Docker daemon here): what it copies exists (or is
-what `make train` writes), its port and command match the CLI, it runs as a non-root user
-with a health check on /health."""
+"""The Dockerfile, read as text (the image itself is built and run in tests/image): what it
+copies exists (or is what `make train` writes), its port and command match the CLI, it runs
+as a non-root user with a health check on /health, and its base is a build argument."""
 
 import re
 import shlex
 
 from ride_duration.cli import build_parser
+from ride_duration.cli.commands import DEFAULT_PORT, PORT_ENV, serve_port
 from ride_duration.config import PROJECT_ROOT
 
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
@@ -17,9 +18,11 @@ def instructions() -> list[tuple[str, str]]:
     return [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]
 
 
-def test_a_pinned_slim_python_base():
-    (kind, image), *_ = instructions()
-    assert kind == "FROM" and re.fullmatch(r"python:3\.\d+\.\d+-slim(-\w+)?", image), image
+def test_a_pinned_slim_python_base_by_default():
+    (kind, argument), (kind_from, image), *_ = instructions()
+    assert kind == "ARG" and kind_from == "FROM" and image == "${BASE}"
+    name, default = argument.split("=", 1)
+    assert name == "BASE" and re.fullmatch(r"python:3\.\d+\.\d+-slim(-\w+)?", default), default
 
 
 def test_what_it_copies_exists_or_is_made_by_make_train():
@@ -37,13 +40,14 @@ def test_what_it_copies_exists_or_is_made_by_make_train():
 def test_port_and_command_match_the_cli():
     steps = dict(instructions())
     serve_defaults = build_parser().parse_args(["serve"])
-    assert steps["EXPOSE"] == str(serve_defaults.port) == "9696"
+    assert steps["EXPOSE"] == str(serve_port(serve_defaults.port)) == "9696"
     command = shlex.split(steps["CMD"].replace('"', "").strip("[]").replace(",", " "))
     assert command[:2] == ["ride-duration", "serve"]
     args = build_parser().parse_args(command[1:])
-    assert args.host == "0.0.0.0" and args.port == 9696
+    assert args.host == "0.0.0.0" and serve_port(args.port) == 9696
     assert str(args.model) == "models/lin_reg.bin"
-    assert "/health" in steps["HEALTHCHECK"] and f":{args.port}/" in steps["HEALTHCHECK"]
+    check = steps["HEALTHCHECK"]
+    assert "/health" in check and PORT_ENV in check and f"'{DEFAULT_PORT}'" in check
 
 
 def test_runs_as_a_non_root_user_with_pinned_requirements():

@@ -15,6 +15,22 @@ from ..reports import tables
 PROG = "ride-duration"
 
 
+PORT_ENV = "RIDE_DURATION_PORT"
+DEFAULT_PORT = 9696
+
+
+def serve_port(given: int | None) -> int:
+    """--port, else $RIDE_DURATION_PORT (which the image's health check reads too), else 9696."""
+    if given is not None:
+        return given
+    text = os.environ.get(PORT_ENV, "")
+    if not text:
+        return DEFAULT_PORT
+    if not text.isdigit():
+        raise RideDurationError(f"${PORT_ENV} must be a port number, not {text!r}")
+    return int(text)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import shutil
     import socket
@@ -22,6 +38,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from ..serving.service import MODEL_ENV, snapshot_model
 
+    args.port = serve_port(args.port)
     if not 0 <= args.port <= 65535 or args.workers < 1:
         raise RideDurationError("--port must be 0 to 65535 and --workers at least 1")
     # The model is checked here, before any port is bound, and every worker serves this

@@ -296,7 +296,9 @@ def _serve_command(commands) -> None:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
-    serve.add_argument("--port", type=int, default=9696, help="port (default 9696)")
+    serve.add_argument(
+        "--port", type=int, default=None, help="port (default $RIDE_DURATION_PORT, else 9696)"
+    )
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (for load tests)"
