@@ -71,18 +71,6 @@ class Model:
         """Predicted minutes for a frame of prepared rides (``dataset.prepare``'s output)."""
         return self.predict_design(self.design(frame))
 
-    def ride_features(self, ride: dict) -> dict:
-        """The feature dict DictVectorizer sees for one ride given in the service's shape:
-        PULocationID, DOLocationID (-1 or absent: missing), trip_distance, pickup_datetime
-        (a datetime or an ISO string)."""
-        return self._ride(
-            ride.get("PULocationID", -1),
-            ride.get("DOLocationID", -1),
-            ride.get("trip_distance") if self.needs_distance else None,
-            _pickup(ride.get("pickup_datetime")) if self.needs_pickup else None,
-            self.distance_median,
-        )
-
     @cached_property
     def _ride(self):
         return feature_set(self.features).ride
@@ -92,8 +80,10 @@ class Model:
         return dict(zip(self.feature_names, self.coef.tolist()))
 
     def predict_rides(self, rides: Iterable[dict]) -> list[float]:
-        """Predicted minutes for rides given as dicts (see ``ride_features``): the lookups
-        the pipeline's DictVectorizer does, without a sparse matrix per request."""
+        """Predicted minutes for rides given as dicts in the service's shape (PULocationID,
+        DOLocationID: -1 or absent for missing; trip_distance; pickup_datetime, a datetime or
+        an ISO string): each ride's feature dict, as the feature set makes it, then the
+        lookups the pipeline's DictVectorizer does, without a sparse matrix per request."""
         weight, intercept, ride_of = self._weights.get, self.intercept, self._ride
         median, distance_used, pickup_used = (
             self.distance_median,
