@@ -152,3 +152,35 @@ def intervals(actual, predicted, lower, upper, ax=None, n: int = 120, title: str
     ax.set_title(f"{title or 'Prediction intervals'}: {share:.1%} of all rides inside", fontsize=11)
     ax.legend(loc="upper left", fontsize=8)
     return ax
+
+
+def model_figures(model_path: Path, data_dir: Path, out: Path) -> list[Path]:
+    """A saved model's two pictures: its training month's durations and its validation
+    month's predictions against the actual durations (a model trained or validated on
+    several months is pictured on the first of each). Returns the PNGs' paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..data.dataset import duration_minutes, parse_months, read_month
+    from ..modeling.artifact import read_metadata
+    from ..modeling.predict import score_month
+
+    meta = read_metadata(model_path)
+    taxi = meta["taxi"]
+    train_month, val_month = (parse_months(meta[k])[0] for k in ("train_month", "val_month"))
+    minutes = duration_minutes(read_month(taxi, train_month, data_dir))
+    figure = duration_distribution(minutes, title=f"{taxi} {train_month}: ride durations").figure
+    paths = [save(figure, Path(out) / "duration_distribution.png")]
+    plt.close(figure)
+    scored = score_month(model_path, taxi, val_month, data_dir, keep_predictions=True)
+    axes = prediction_vs_actual(
+        scored["actual"],
+        scored["predicted"],
+        title=f"{taxi} {val_month}",
+        unseen=scored.get("unseen_pair"),
+    )
+    paths.append(save(axes[0].figure, Path(out) / "prediction_vs_actual.png"))
+    plt.close(axes[0].figure)
+    return paths

@@ -1,0 +1,1 @@
+"""Operating the model: tracked training, monitoring on new months, and retraining."""
