@@ -71,8 +71,16 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def tracking_store(args: argparse.Namespace, flag: str = "--track"):
+    """The MLflow store named by the arguments, connected and checked before any work."""
+    from ..tracking.store import connect
+
+    return connect(args.tracking_uri, flag, getattr(args, "experiment", None))
+
+
 def run_train(args: argparse.Namespace) -> int:
-    from ..modeling.train import TrainOptions, train
+    from ..modeling.train import TrainOptions
+    from ..operate.training import train_tracked
 
     options = TrainOptions(
         taxi=args.taxi,
@@ -90,18 +98,43 @@ def run_train(args: argparse.Namespace) -> int:
         engine=args.engine,
         scheduler=args.scheduler,
         batch_rows=args.batch_rows,
+    ).validated()
+    if args.register and not args.track:
+        raise RideDurationError("--register goes with --track: it registers the tracked run")
+    store = None
+    if args.track:
+        from ..tracking.registry import check_taxi
+
+        store = tracking_store(args)
+        if args.register:
+            check_taxi(store, options.taxi, args.registered_model)
+    tracked = train_tracked(
+        options, store, register_as=args.registered_model if args.register else None
     )
-    result = train(options)
+    result = tracked.result
     for note in result.warnings:
         print(f"{PROG}: warning: {note}", file=sys.stderr)
     if args.json:
-        print(
-            json.dumps(
-                {**result.metrics, "model_path": str(result.model_path), "rows": result.reports}
-            )
-        )
+        document = {**result.metrics, "model_path": str(result.model_path), "rows": result.reports}
+        print(json.dumps(document | tracked.summary()))
         return 0
     print(tables.train_report(result.metadata, result.metrics, result.reports, result.model_path))
+    if tracked.run:
+        print(f"tracked: MLflow run {tracked.run.run_id} in {store.uri}")
+    if tracked.version:
+        print(
+            f"registered: {tracked.version.name} version {tracked.version.version}, "
+            "alias challenger (ride-duration promote moves champion to it)"
+        )
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    from ..tracking.registry import promote
+
+    store = tracking_store(args, "promote")
+    chosen = promote(store, args.version, args.registered_model)
+    print(f"{chosen.name} version {chosen.version} is now the champion")
     return 0
 
 
@@ -159,35 +192,10 @@ def warn_month_order(train: str, val: str) -> None:
 
 
 def run_plots(args: argparse.Namespace) -> int:
-    import matplotlib
+    from ..reports.plots import model_figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..data.dataset import duration_minutes, parse_months, read_month
-    from ..modeling.artifact import read_metadata
-    from ..modeling.predict import score_month
-    from ..reports import plots
-
-    meta = read_metadata(args.model)
-    # A model trained on several months is pictured on the first of each.
-    taxi = meta["taxi"]
-    train_month, val_month = (parse_months(meta[k])[0] for k in ("train_month", "val_month"))
-    minutes = duration_minutes(read_month(taxi, train_month, args.data_dir))
-    figure = plots.duration_distribution(
-        minutes, title=f"{taxi} {train_month}: ride durations"
-    ).figure
-    print(plots.save(figure, args.out / "duration_distribution.png"))
-    plt.close(figure)
-    scored = score_month(args.model, taxi, val_month, args.data_dir, keep_predictions=True)
-    axes = plots.prediction_vs_actual(
-        scored["actual"],
-        scored["predicted"],
-        title=f"{taxi} {val_month}",
-        unseen=scored.get("unseen_pair"),
-    )
-    print(plots.save(axes[0].figure, args.out / "prediction_vs_actual.png"))
-    plt.close(axes[0].figure)
+    for path in model_figures(args.model, args.data_dir, args.out):
+        print(path)
     return 0
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import DATA_DIR, FIGURES_DIR, MODELS_DIR, TAXI_TYPES
+from ..config import DATA_DIR, FIGURES_DIR, MODELS_DIR, REPORTS_DIR, TAXI_TYPES
 from . import commands as handlers
+from . import operate as operating
 from .commands import PROG
 
 
@@ -74,6 +75,34 @@ def _add_features(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tracking(parser: argparse.ArgumentParser, register: bool = False) -> None:
+    """Where MLflow runs and registered models live (the [mlflow] extra)."""
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
+        "the project root)",
+    )
+    if register:
+        parser.add_argument(
+            "--registered-model",
+            default="nyc-taxi-regressor",
+            metavar="NAME",
+            help="the registered model's name (default nyc-taxi-regressor)",
+        )
+
+
+def _add_track_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--track",
+        action="store_true",
+        help=f"log {what} to MLflow, experiment nyc-taxi-experiment (pip install -e '.[mlflow]')",
+    )
+    parser.add_argument(
+        "--experiment", default="nyc-taxi-experiment", help="MLflow experiment name"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Predict NYC taxi ride durations from TLC trip records."
@@ -88,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     _plots_command(commands)
     _predict_command(commands)
     _serve_command(commands)
+    _promote_command(commands)
+    _monitor_command(commands)
+    _retrain_command(commands)
     return parser
 
 
@@ -159,6 +191,13 @@ def _train_command(commands) -> None:
         help="where to write <name>.bin and <name>.json (default: models/)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_track_flag(train, "one run: params, metrics, the model and its sidecar, plots, tags")
+    train.add_argument(
+        "--register",
+        action="store_true",
+        help="with --track: register the run's model as a new version, alias challenger",
+    )
+    _add_tracking(train, register=True)
     _add_engine(train)
     _add_fetching(train)
     train.set_defaults(handler=handlers.run_train)
@@ -228,6 +267,8 @@ def _compare_command(commands) -> None:
     )
     _add_fetching(compare)
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    _add_track_flag(compare, "one run per model compared (params and metrics)")
+    _add_tracking(compare)
     compare.set_defaults(handler=handlers.run_compare)
 
 
@@ -304,3 +345,110 @@ def _serve_command(commands) -> None:
         "--no-access-log", action="store_true", help="do not log each request (for load tests)"
     )
     serve.set_defaults(handler=handlers.run_serve)
+
+
+def _promote_command(commands) -> None:
+    promote = commands.add_parser(
+        "promote",
+        help="move the registry's champion alias to a version (default: the challenger)",
+        description="Set alias champion of the registered model to VERSION, or to the version "
+        "aliased challenger. `serve --model models:/nyc-taxi-regressor@champion` follows it.",
+    )
+    _add_common(promote)
+    promote.add_argument("version", nargs="?", metavar="VERSION", help="a version number")
+    _add_tracking(promote, register=True)
+    promote.set_defaults(handler=handlers.run_promote)
+
+
+def _add_thresholds(parser: argparse.ArgumentParser) -> None:
+    from ..operate.monitor import Thresholds
+
+    defaults = Thresholds()
+    meaning = {
+        "rmse_ratio": "the month's RMSE over the model's validation RMSE",
+        "prediction_drift": "Wasserstein distance of the predictions / the reference's std",
+        "input_drift": "the same for duration and distance",
+        "category_psi": "PSI of pickup zone, dropoff zone or hour of the week",
+        "missing_increase": "rise of a field's share of missing values",
+    }
+    for name in Thresholds.names():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=float,
+            default=getattr(defaults, name),
+            metavar="X",
+            help=f"threshold: {meaning[name]} (default {getattr(defaults, name):g})",
+        )
+
+
+def _add_reports_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=REPORTS_DIR,
+        help="where monitor_<taxi>_<month>.html and .json go (default: reports/)",
+    )
+
+
+def _monitor_command(commands) -> None:
+    monitor = commands.add_parser(
+        "monitor",
+        help="score a new month and compare it with the model's training months: errors, drift",
+        description="Score MONTH with a model and compare it with the model's training months "
+        "(the reference): RMSE and MAE overall and per day, drift of the prediction and of "
+        "each input, shares of missing values. Writes reports/monitor_<taxi>_<month>.html and "
+        ".json. Exit 0 within the thresholds, 3 when one is crossed, 2 on errors.",
+    )
+    _add_common(monitor)
+    monitor.add_argument("--month", required=True, metavar="YYYY-MM", help="the month to watch")
+    monitor.add_argument("--taxi", default=None, help="taxi type (default: the model's)")
+    monitor.add_argument(
+        "--model",
+        default=str(MODELS_DIR / "lin_reg.bin"),
+        help="a saved .bin, or a registered model: models:/nyc-taxi-regressor@champion "
+        "(default models/lin_reg.bin)",
+    )
+    _add_thresholds(monitor)
+    _add_reports_dir(monitor)
+    _add_track_flag(monitor, "the month's metrics and report to the model's run")
+    _add_tracking(monitor)
+    monitor.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_fetching(monitor)
+    monitor.set_defaults(handler=operating.run_monitor)
+
+
+def _retrain_command(commands) -> None:
+    retrain = commands.add_parser(
+        "retrain",
+        help="one step of continuous training (or --backfill the loop over months)",
+        description="Monitor the registry's champion on MONTH; when a threshold is crossed (or "
+        "with --always), train a challenger on the months before it (the last --window present, "
+        "streamed), score both on MONTH and promote the challenger only if its RMSE is lower. "
+        "The decision goes to MLflow (tags) and to the month's report. --backfill A..B runs it "
+        "month by month over the months present and draws one figure.",
+    )
+    _add_common(retrain)
+    which = retrain.add_mutually_exclusive_group()
+    which.add_argument("--month", metavar="YYYY-MM", help="the new month")
+    which.add_argument("--backfill", metavar="A..B", help="every month present from A to B")
+    retrain.add_argument("--taxi", default="green", help="taxi type (default green)")
+    retrain.add_argument(
+        "--window", type=int, default=3, help="train on the last N months present (default 3)"
+    )
+    retrain.add_argument(
+        "--always", action="store_true", help="train a challenger even within the thresholds"
+    )
+    _add_features(retrain)
+    retrain.add_argument(
+        "--model-dir", type=Path, default=MODELS_DIR, help="where challengers are saved"
+    )
+    retrain.add_argument(
+        "--figure", type=Path, help="with --backfill: also save the figure here (a .png)"
+    )
+    _add_thresholds(retrain)
+    _add_reports_dir(retrain)
+    _add_tracking(retrain, register=True)
+    retrain.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_fetching(retrain)
+    retrain.set_defaults(handler=operating.run_retrain)
