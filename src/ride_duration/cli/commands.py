@@ -36,17 +36,29 @@ def run_serve(args: argparse.Namespace) -> int:
     import socket
     import tempfile
 
-    from ..serving.service import MODEL_ENV, snapshot_model
+    from ..serving.service import FOLDER_ENV, MODEL_ENV, POLL_ENV, snapshot_model
 
     args.port = serve_port(args.port)
     if not 0 <= args.port <= 65535 or args.workers < 1:
         raise RideDurationError("--port must be 0 to 65535 and --workers at least 1")
-    # The model is checked here, before any port is bound, and every worker serves this
-    # checked copy: a model replaced on disk while the service runs (or while its workers
-    # start) changes nothing until the next start.
-    snapshot_dir = Path(tempfile.mkdtemp(prefix="ride-duration-serve-"))
+    if not 0 < args.poll_seconds <= 3600:
+        raise RideDurationError("--poll-seconds must be more than 0 and at most 3600")
+    # The model is checked here, before any port is bound. A file is copied, and every worker
+    # serves this checked copy: a model replaced on disk while the service runs (or while its
+    # workers start) changes nothing until the next start. A registered model's alias is
+    # resolved here (so a wrong name or an unreachable registry stops the start), then
+    # followed by every worker.
+    folder = Path(tempfile.mkdtemp(prefix="ride-duration-serve-"))
     try:
-        model = snapshot_model(args.model, snapshot_dir)
+        if str(args.model).startswith("models:/"):
+            _check_registered(args, folder)
+            os.environ |= {
+                MODEL_ENV: str(args.model),
+                POLL_ENV: str(args.poll_seconds),
+                FOLDER_ENV: str(folder),
+            }
+        else:
+            os.environ[MODEL_ENV] = str(snapshot_model(args.model, folder))
         try:
             with socket.create_server((args.host, args.port)):
                 pass
@@ -56,7 +68,6 @@ def run_serve(args: argparse.Namespace) -> int:
             ) from None
         import uvicorn
 
-        os.environ[MODEL_ENV] = str(model)
         uvicorn.run(
             "ride_duration.serving.service:app_from_environment",
             factory=True,
@@ -67,8 +78,19 @@ def run_serve(args: argparse.Namespace) -> int:
             log_level="info",
         )
     finally:
-        shutil.rmtree(snapshot_dir, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _check_registered(args: argparse.Namespace, folder: Path) -> None:
+    """Resolve a models:/ URI and load its version once, so that a wrong name, a missing
+    alias or an unreachable registry stops the start with one line; workers find the
+    registry through MLFLOW_TRACKING_URI."""
+    from ..serving.source import RegistrySource
+    from ..tracking.store import TRACKING_URI_ENV
+
+    source = RegistrySource(str(args.model), args.tracking_uri, folder / "check", 0)
+    os.environ[TRACKING_URI_ENV] = source.store.uri
 
 
 def tracking_store(args: argparse.Namespace, flag: str = "--track"):
@@ -169,6 +191,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     taxi, specs = check_taxi(args.taxi), [args.train, args.val]
     warn_month_order(args.train, args.val)
+    store = tracking_store(args) if args.track else None
     for month in dict.fromkeys(m for spec in specs for m in parse_months(spec)):
         ensure_month(
             taxi,
@@ -181,6 +204,12 @@ def run_compare(args: argparse.Namespace) -> int:
     frames = [load_months(taxi, spec, args.data_dir)[0] for spec in specs]
     table = compare_models(*frames, features=args.features)
     print(tables.comparison(table, markdown=args.markdown))
+    if store is not None:
+        from ..tracking.runs import log_comparison
+
+        params = {"taxi": taxi, "train_month": args.train, "val_month": args.val}
+        runs = log_comparison(store, table, params | {"features": args.features})
+        print(f"tracked: {len(runs)} MLflow runs in {store.uri}")
     return 0
 
 

@@ -333,7 +333,20 @@ def _serve_command(commands) -> None:
         "OpenAPI docs at /docs.",
     )
     _add_common(serve)
-    _add_model_file(serve, "the .bin written by train (default: models/lin_reg.bin)")
+    serve.add_argument(
+        "--model",
+        default=str(MODELS_DIR / "lin_reg.bin"),
+        help="the .bin written by train (default: models/lin_reg.bin), or a registered model's "
+        "alias, models:/nyc-taxi-regressor@champion, followed while serving",
+    )
+    serve.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=5.0,
+        help="with a models:/NAME@ALIAS: how often to ask the registry where the alias points "
+        "(default 5)",
+    )
+    _add_tracking(serve)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )

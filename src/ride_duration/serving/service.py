@@ -31,16 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from ..config import MAX_MILES, MAX_ZONE_ID
-from ..modeling.artifact import (
-    model_version,
-    read_metadata,
-    read_model_bytes,
-    sidecar_path,
-    unpickle_model,
-)
-from ..modeling.model import NO_INTERVALS, Model, load
+from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
+from ..modeling.model import NO_INTERVALS, Model
+from .source import DEFAULT_POLL_SECONDS, FileSource, RegistrySource, Served
 
 MODEL_ENV = "RIDE_DURATION_MODEL"
+POLL_ENV = "RIDE_DURATION_POLL_SECONDS"
+FOLDER_ENV = "RIDE_DURATION_SERVE_DIR"
 MAX_BATCH = 10_000
 MAX_BODY_BYTES = 4 << 20
 JSON = "application/json"
@@ -191,36 +188,51 @@ async def _too_large(send, limit: int) -> None:
     await response({"type": "http"}, None, send)
 
 
-def create_app(model_path: Path | str) -> FastAPI:
-    """The service for one saved model, loaded once (its sha256 checked against its sidecar)."""
-    model_path = Path(model_path)
-    model, metadata = load(model_path)
-    version = model_version(metadata, model_path)
+def create_app(source) -> FastAPI:
+    """The service for a model source (``source``), or for one saved model file, loaded once
+    (its sha256 checked against its sidecar)."""
+    import contextlib
+
+    if not hasattr(source, "current"):
+        source = FileSource(source)
+
+    @contextlib.asynccontextmanager
+    async def following(app):
+        source.start()
+        try:
+            yield
+        finally:
+            source.stop()
+
     app = FastAPI(
         title="ride-duration",
         summary="Predict NYC taxi ride durations (minutes) from pickup, dropoff and distance.",
-        version=version,
+        version=source.current.version,
         docs_url=None,
         redoc_url=None,
+        lifespan=following,
     )
     add_offline_docs(app)
-    _add_predict(app, model, version)
+    _add_predict(app, source)
 
     @app.api_route("/health", methods=["GET", "HEAD"])
     def health():
-        return {"status": "ok", "model_version": version}
+        return {"status": "ok", "model_version": source.current.version}
 
     @app.api_route("/model", methods=["GET", "HEAD"])
     def model_card():
-        """The saved model's sidecar: taxi type, months, features, metrics, versions."""
-        card = {k: v for k, v in metadata.items() if k != "pending"}
+        """The saved model's sidecar: taxi type, months, features, metrics, versions (and
+        for a registered model, its name, version and alias)."""
+        served: Served = source.current
+        card = {k: v for k, v in served.metadata.items() if k != "pending"}
         if "intervals" in card:  # the method and its bands; the quantile table stays on disk
             card["intervals"] = {
                 k: v
                 for k, v in card["intervals"].items()
                 if k not in ("probabilities", "quantiles")
             }
-        return card | {"model_version": version}
+        registry = {"registry": served.registry} if served.registry else {}
+        return card | registry | {"model_version": served.version}
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -265,7 +277,7 @@ def _intervals(model: Model, durations: list[float], level: float, batch: bool) 
     return {"intervals": pairs} if batch else {"interval": pairs[0]}
 
 
-def _add_predict(app: FastAPI, model: Model, version: str) -> None:
+def _add_predict(app: FastAPI, source) -> None:
     @app.post(
         "/predict",
         response_model=Prediction | Predictions,
@@ -279,6 +291,8 @@ def _add_predict(app: FastAPI, model: Model, version: str) -> None:
         """One ride → ``duration``; a JSON array of rides → ``durations``, in order; with
         ``?interval=0.8``, each prediction's 80% interval too."""
         raw = await request.body()
+        served: Served = source.current  # once: a swap mid-request changes nothing here
+        model = served.model
         batch = raw.lstrip()[:1] == b"["
         try:
             rides = RIDES.validate_json(raw) if batch else [RIDE.validate_json(raw)]
@@ -294,7 +308,8 @@ def _add_predict(app: FastAPI, model: Model, version: str) -> None:
             answer |= _intervals(model, durations, interval, batch)
         # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
         # than predicting it.
-        return Response(ANSWER.dump_json(answer | {"model_version": version}), media_type=JSON)
+        answer |= {"model_version": served.version}
+        return Response(ANSWER.dump_json(answer), media_type=JSON)
 
 
 def snapshot_model(model_path: Path | str, folder: Path) -> Path:
@@ -311,5 +326,13 @@ def snapshot_model(model_path: Path | str, folder: Path) -> Path:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for the model named by ``RIDE_DURATION_MODEL`` (for uvicorn's workers)."""
-    return create_app(os.environ[MODEL_ENV])
+    """The app for the model named by ``RIDE_DURATION_MODEL`` (for uvicorn's workers): a
+    checked copy of a file, or a registered model's alias, followed."""
+    named = os.environ[MODEL_ENV]
+    if not named.startswith("models:/"):
+        return create_app(named)
+    import tempfile
+
+    poll = float(os.environ.get(POLL_ENV, DEFAULT_POLL_SECONDS))
+    folder = tempfile.mkdtemp(prefix="worker-", dir=os.environ.get(FOLDER_ENV))
+    return create_app(RegistrySource(named, None, Path(folder), poll))

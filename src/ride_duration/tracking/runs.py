@@ -170,3 +170,33 @@ def log_to_run(store: Store, run_id: str, metrics: dict, step: int, files=(), fo
         store.client.log_batch(run_id, metrics=batch)
         for path in files:
             store.client.log_artifact(run_id, str(path), folder or None)
+
+
+COMPARE_METRICS = {
+    "train RMSE": "train_rmse",
+    "val RMSE": "val_rmse",
+    "min per mile": "distance_weight",
+    "80% coverage": "val_coverage",
+    "80% width": "val_interval_width",
+}
+
+
+def log_comparison(store: Store, table, params: dict) -> list[str]:
+    """One finished run per row of ``compare``'s table (nothing is saved, so no model)."""
+    import mlflow
+
+    run_ids = []
+    with mlflow_errors(store.uri):
+        experiment = store.experiment()
+        for label, row in table.iterrows():
+            with mlflow.start_run(experiment_id=experiment, run_name=str(label)) as run:
+                mlflow.log_params(params | {"compared": label})
+                numbers = {
+                    key: float(row[column])
+                    for column, key in COMPARE_METRICS.items()
+                    if column in row and row[column] == row[column] and row[column] is not None
+                }
+                mlflow.log_metrics(numbers)
+                mlflow.set_tags({"ride_duration.command": "compare", "taxi": params["taxi"]})
+            run_ids.append(run.info.run_id)
+    return run_ids

@@ -1,0 +1,226 @@
+"""train --track logs one MLflow run per model, --register adds a registry version, promote
+moves the champion alias; the logged model loads with mlflow.pyfunc and predicts what
+load_model predicts. Failures are one line, before any work."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ride_duration import load_model
+from ride_duration.data.dataset import load_prepared, zone_ids
+from ride_duration.features import FEATURE_SETS, feature_set
+from tests.helpers import assert_clean_failure, run_cli
+from tests.operate.conftest import new_project
+
+
+@pytest.fixture(scope="module")
+def tracked(project):
+    return project.train("--track", "--register")
+
+
+def test_one_run_with_params_metrics_tags_files_and_plots(project, tracked):
+    client = project.client()
+    run = client.get_run(tracked["mlflow_run_id"])
+    assert run.data.params | {"alpha": "None"} == {
+        "taxi": "green",
+        "train_month": "2021-01",
+        "val_month": "2021-02",
+        "features": "lesson",
+        "model": "linear",
+        "alpha": "None",
+        "engine": "local",
+    }
+    metrics = run.data.metrics
+    assert metrics["train_rmse"] == pytest.approx(4.6407, abs=1e-4)
+    assert metrics["val_rmse"] == pytest.approx(7.4808, abs=1e-4)
+    assert metrics["train.rows_kept"] == 73_908 and metrics["val.rows_kept"] == 61_921
+    assert metrics["train.dropped_too_short"] == 1_448 and metrics["seconds"] > 0
+    tags = run.data.tags
+    meta = json.loads((project.models / "lin_reg.json").read_text())
+    assert tags["ride_duration.bin_sha256"] == meta["bin_sha256"]
+    for entry in meta["inputs"]:
+        assert tags[f"input.{entry['file']}.sha256"] == entry["sha256"]
+    assert tags["version.scikit-learn"] == meta["versions"]["scikit-learn"]
+    assert len(tags["git_commit"].removesuffix("-dirty")) == 40  # the project is a checkout
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "nyc-taxi-experiment"
+    files = {
+        a.path
+        for folder in ("model_files", "plots")
+        for a in client.list_artifacts(run.info.run_id, folder)
+    }
+    assert files == {
+        "model_files/lin_reg.bin",
+        "model_files/lin_reg.json",
+        "plots/duration_distribution.png",
+        "plots/prediction_vs_actual.png",
+    }
+
+
+def test_register_adds_a_challenger_and_promote_moves_the_champion(project, tracked):
+    client = project.client()
+    assert tracked["registered_model"] == "nyc-taxi-regressor"
+    challenger = client.get_model_version_by_alias("nyc-taxi-regressor", "challenger")
+    assert (
+        str(challenger.version) == tracked["version"]
+        and challenger.run_id == tracked["mlflow_run_id"]
+    )
+    result = project.cli("promote")
+    assert result.returncode == 0, result.stderr
+    assert f"version {tracked['version']} is now the champion" in result.stdout
+    champion = client.get_model_version_by_alias("nyc-taxi-regressor", "champion")
+    assert str(champion.version) == tracked["version"]
+    assert_clean_failure(project.cli("promote", "99"), "has no version 99")
+
+
+def rides_frame(tlc_dir, n=400):
+    frame = load_prepared("green", "2021-02", tlc_dir)[0].iloc[:n]
+    rides = pd.DataFrame(
+        {
+            "PULocationID": zone_ids(frame["PULocationID"]),
+            "DOLocationID": zone_ids(frame["DOLocationID"]),
+            "trip_distance": frame["trip_distance"].to_numpy(),
+            "pickup_datetime": frame["pickup_datetime"].to_numpy(),
+        }
+    )
+    return frame, rides
+
+
+@pytest.mark.parametrize("name", list(FEATURE_SETS))
+def test_the_logged_model_predicts_what_load_model_predicts(project, tlc_dir, name):
+    import mlflow
+
+    answer = project.train("--track", "--features", name, "--name", f"pyfunc_{name}")
+    mlflow.set_tracking_uri(project.uri)
+    pyfunc = mlflow.pyfunc.load_model(answer["mlflow_model_uri"])
+    frame, rides = rides_frame(tlc_dir)
+    pipeline = load_model(project.models / f"pyfunc_{name}.bin")
+    features = feature_set(name)
+    expected_input = [
+        features.ride(int(pu), int(do), miles, when.to_pydatetime(), pipeline_median(pipeline))
+        for pu, do, miles, when in zip(
+            rides["PULocationID"],
+            rides["DOLocationID"],
+            rides["trip_distance"],
+            frame["pickup_datetime"],
+        )
+    ]
+    expected = pipeline.predict(frame if name == "rich" else expected_input)
+    np.testing.assert_allclose(pyfunc.predict(rides), expected, atol=1e-9, rtol=0)
+
+
+def pipeline_median(pipeline):
+    step = pipeline.named_steps.get("rides")
+    return getattr(step, "distance_median_", None)
+
+
+def test_without_mlflow_track_stops_at_once_naming_the_extra(project, tmp_path):
+    code = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "from ride_duration.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    models = tmp_path / "models"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "train",
+            "--track",
+            "--offline",
+            "--data-dir",
+            str(project.data),
+            "--model-dir",
+            str(models),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_clean_failure(result, "--track needs MLflow", "pip install -e '.[mlflow]'")
+    assert not models.exists()
+
+
+def test_an_unreachable_server_stops_before_any_work(project, tmp_path):
+    models = tmp_path / "models"
+    result = run_cli(
+        "train",
+        "--track",
+        "--offline",
+        "--data-dir",
+        str(project.data),
+        "--model-dir",
+        str(models),
+        "--tracking-uri",
+        "http://127.0.0.1:9",
+    )
+    assert_clean_failure(result, "cannot reach the MLflow tracking server at http://127.0.0.1:9")
+    assert not models.exists()
+
+
+def test_a_registry_of_another_taxi_type_is_refused_before_any_work(project, tracked, tmp_path):
+    models = tmp_path / "models"
+    result = project.cli(
+        "train",
+        "--track",
+        "--register",
+        "--taxi",
+        "yellow",
+        "--train",
+        "2023-01",
+        "--val",
+        "2023-02",
+        "--offline",
+        "--data-dir",
+        str(tmp_path),
+        "--model-dir",
+        str(models),
+    )
+    assert_clean_failure(result, "nyc-taxi-regressor holds green taxi models, not yellow")
+    assert not models.exists()
+
+
+def test_register_without_track_and_a_bad_uri_are_refused(project):
+    assert_clean_failure(project.cli("train", "--register"), "--register goes with --track")
+    assert_clean_failure(
+        project.cli("promote", "--tracking-uri", "ftp://example"), "write it as sqlite:///"
+    )
+
+
+def test_nothing_is_registered_half_way(project, tracked, monkeypatch):
+    from ride_duration.tracking import registry
+    from ride_duration.tracking.runs import TrackedRun
+    from ride_duration.tracking.store import connect
+
+    store = connect(project.uri)
+    before = len(store.client.search_model_versions("name='nyc-taxi-regressor'"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the registry went away")
+
+    monkeypatch.setattr(store.client, "set_registered_model_alias", broken)
+    run = TrackedRun(tracked["mlflow_run_id"], tracked["mlflow_model_uri"])
+    with pytest.raises(RuntimeError):
+        registry.register(store, run, "green")
+    assert len(store.client.search_model_versions("name='nyc-taxi-regressor'")) == before
+
+
+def test_compare_tracks_one_run_per_model(tlc_dir, tmp_path):
+    project = new_project(tmp_path, tlc_dir)
+    result = project.cli(
+        "compare", "--offline", "--quiet", "--data-dir", str(project.data), "--track"
+    )
+    assert result.returncode == 0, result.stderr
+    client = project.client()
+    experiment = client.get_experiment_by_name("nyc-taxi-experiment")
+    runs = client.search_runs([experiment.experiment_id])
+    by_model = {r.data.tags["mlflow.runName"]: r.data.metrics for r in runs}
+    assert len(runs) == 6, sorted(by_model)
+    exact = next(m for name, m in by_model.items() if name.startswith("linear, exact"))
+    assert exact["train_rmse"] == pytest.approx(4.6407, abs=1e-4)
+    assert exact["val_rmse"] == pytest.approx(7.4808, abs=1e-4)

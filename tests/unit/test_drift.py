@@ -1,0 +1,103 @@
+"""Drift statistics and the monitor's own arithmetic, on numbers worked out by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ride_duration.operate.drift import counts_of, jensen_shannon, normed_wasserstein, psi
+from ride_duration.operate.monitor import Sample, Thresholds, crossed, hour_of_week, per_day
+from ride_duration.operate.retrain import month_spans
+
+
+def test_the_normed_wasserstein_distance_is_in_units_of_the_reference_spread():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(10, 2, 50_000)
+    assert normed_wasserstein(reference, reference) == 0
+    # Shifting every value by one standard deviation moves the distribution by 1.
+    spread = np.std(reference)
+    assert normed_wasserstein(reference, reference + spread) == pytest.approx(1, rel=1e-9)
+    # The unit does not matter: minutes or seconds give the same number.
+    shifted = (reference + spread / 2) * 60
+    assert normed_wasserstein(reference * 60, shifted) == pytest.approx(0.5, rel=1e-9)
+    assert math.isnan(normed_wasserstein([], [1.0]))
+    assert normed_wasserstein([np.nan, 1.0, 3.0], [1.0, 3.0]) == 0
+
+
+def test_psi_and_jensen_shannon_by_hand():
+    same = {"a": 50, "b": 50}
+    assert psi(same, same) == 0 and jensen_shannon(same, same) == 0
+    # Shares 0.5/0.5 -> 0.8/0.2: (0.3 ln 1.6) + (-0.3 ln 0.4).
+    assert psi(same, {"a": 80, "b": 20}) == pytest.approx(0.3 * math.log(1.6) - 0.3 * math.log(0.4))
+    # Disjoint categories: Jensen-Shannon distance 1 bit; PSI large but finite (floored shares).
+    assert jensen_shannon({"a": 1}, {"b": 1}) == pytest.approx(1)
+    assert 10 < psi({"a": 1}, {"b": 1}) < math.inf
+
+
+def test_counts_of_plain_values():
+    assert counts_of(np.array(["74", "75", "74"])) == {"74": 2, "75": 1}
+    assert counts_of(np.array([3, 3, -1])) == {-1: 1, 3: 2}
+
+
+def test_hour_of_the_week_starts_on_monday():
+    times = pd.to_datetime(["2021-02-01 00:10", "2021-02-07 23:59", "2021-02-03 13:00", None])
+    assert hour_of_week(times.to_numpy()).tolist() == [0, 167, 2 * 24 + 13, -1]
+
+
+def test_errors_per_day_leave_out_rides_outside_the_month():
+    frame = pd.DataFrame(
+        {
+            "pickup_datetime": pd.to_datetime(
+                ["2021-02-01 08:00", "2021-02-01 09:00", "2021-02-28 23:00", "2021-03-01 00:30"]
+            ),
+            "duration": [10.0, 20.0, 5.0, 7.0],
+        }
+    )
+    days = per_day(Sample(frame, np.array([12.0, 16.0, 5.0, 0.0]), None), "2021-02")
+    assert len(days) == 28
+    assert days[0] == {"date": "2021-02-01", "rides": 2, "rmse": math.sqrt(10), "mae": 3.0}
+    assert days[27]["rides"] == 1 and days[27]["rmse"] == 0
+    assert days[1] == {"date": "2021-02-02", "rides": 0, "rmse": None, "mae": None}
+
+
+def result_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missing=0.0):
+    numbers = {"wasserstein_normed": 0.0}
+    return {
+        "current": {"rmse": rmse},
+        "reference": {"val_rmse": 7.0},
+        "drift": {
+            "prediction": {"wasserstein_normed": prediction},
+            "duration": {"wasserstein_normed": duration},
+            "trip_distance": numbers,
+            "PULocationID": {"psi": psi_value},
+            "DOLocationID": {"psi": 0.0},
+            "hour_of_week": {"psi": 0.0},
+        },
+        "missing": {"reference": {"trip_distance": 0.01}, "current": {"trip_distance": missing}},
+    }
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({}, []),
+        ({"rmse": 7.0 * 1.11}, ["rmse_ratio: 1.110 > 1.1"]),
+        ({"rmse": 7.0 * 1.09}, []),
+        ({"prediction": 0.2}, ["prediction_drift (prediction): 0.200 > 0.15"]),
+        ({"duration": 0.25}, ["input_drift (duration): 0.250 > 0.2"]),
+        ({"psi_value": 0.3}, ["category_psi (PULocationID): 0.300 > 0.25"]),
+        ({"missing": 0.07}, ["missing_increase (trip_distance): 0.060 > 0.05"]),
+    ],
+)
+def test_each_threshold_is_crossed_by_its_own_number(change, expected):
+    assert crossed(result_with(**change), Thresholds()) == expected
+
+
+def test_months_are_written_as_spans():
+    assert month_spans(["2021-06", "2021-07", "2021-08", "2022-04"]) == [
+        "2021-06..2021-08",
+        "2022-04",
+    ]
+    assert month_spans(["2021-12", "2022-01"]) == ["2021-12..2022-01"]
+    assert month_spans([]) == []
