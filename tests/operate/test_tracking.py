@@ -204,7 +204,11 @@ def test_nothing_is_registered_half_way(project, tracked, monkeypatch):
         raise RuntimeError("the registry went away")
 
     monkeypatch.setattr(store.client, "set_registered_model_alias", broken)
-    run = TrackedRun(tracked["mlflow_run_id"], tracked["mlflow_model_uri"])
+    run = TrackedRun(
+        tracked["mlflow_run_id"],
+        tracked["mlflow_model_uri"],
+        model_id=tracked["mlflow_model_uri"].removeprefix("models:/"),
+    )
     with pytest.raises(RuntimeError):
         registry.register(store, run, "green")
     assert len(store.client.search_model_versions("name='nyc-taxi-regressor'")) == before

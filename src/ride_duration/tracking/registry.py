@@ -74,18 +74,28 @@ def register(store: Store, run, taxi: str, name: str = REGISTERED_MODEL, tags=No
     client = store.client
     with mlflow_errors(store.uri):
         check_taxi(store, taxi, name)
+        new_name = False
         try:
             client.create_registered_model(name, tags={"taxi": taxi})
+            new_name = True
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        created = client.create_model_version(
-            name, run.model_uri, run_id=run.run_id, tags={"taxi": taxi, **(tags or {})}
-        )
+        created = None
         try:
+            created = client.create_model_version(
+                name,
+                run.model_uri,
+                run_id=run.run_id,
+                tags={"taxi": taxi, **(tags or {})},
+                model_id=run.model_id,
+            )
             client.set_registered_model_alias(name, CHALLENGER, created.version)
         except BaseException:
-            client.delete_model_version(name, created.version)
+            if created is not None:
+                client.delete_model_version(name, created.version)
+            if new_name:
+                client.delete_registered_model(name)
             raise
         return _version(created)
 

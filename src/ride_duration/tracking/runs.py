@@ -22,6 +22,7 @@ class TrackedRun:
     run_id: str
     model_uri: str | None = None  # what a registered version points at
     experiment_id: str | None = None
+    model_id: str | None = None  # MLflow's logged model
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str | None:
@@ -127,7 +128,7 @@ def log_training(
             for path in plots:
                 mlflow.log_artifact(str(path), artifact_path="plots")
             logged = log_pyfunc(files)
-        return TrackedRun(run.info.run_id, logged.model_uri, experiment)
+        return TrackedRun(run.info.run_id, logged.model_uri, experiment, logged.model_id)
 
 
 def log_pyfunc(files: list[Path]):

@@ -54,6 +54,8 @@ def quiet_mlflow() -> None:
     """MLflow's INFO lines (database migrations, 'View run at') and progress bars are noise
     on a command's stderr: warnings and errors still show."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # Its 'View run at <url>' lines go to stdout, where --json promises one object.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
