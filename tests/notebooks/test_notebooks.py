@@ -12,10 +12,11 @@ from tests.helpers import copy_months, run_cli
 
 LESSON = NOTEBOOKS_DIR / "duration_prediction.ipynb"
 HOMEWORK = NOTEBOOKS_DIR / "Homework_week1.ipynb"
+OPERATE = NOTEBOOKS_DIR / "operate.ipynb"
 HOMEWORK_MONTHS = ("green_tripdata_2023-01.parquet", "green_tripdata_2023-02.parquet")
 
 
-@pytest.mark.parametrize("path", [LESSON, HOMEWORK], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [LESSON, HOMEWORK, OPERATE], ids=lambda p: p.name)
 def test_committed_without_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
@@ -23,7 +24,7 @@ def test_committed_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
-@pytest.mark.parametrize("path", [LESSON, HOMEWORK], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [LESSON, HOMEWORK, OPERATE], ids=lambda p: p.name)
 def test_has_a_parameters_cell(path):
     notebook = nbformat.read(path, as_version=4)
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
@@ -356,3 +357,37 @@ def test_the_traceback_stays_reachable(tmp_path, monkeypatch):
         run_with_papermill(HOMEWORK, homework_parameters(tmp_path), tmp_path)
     (error,) = error_outputs(tmp_path / f"executed-{HOMEWORK.name}")
     assert "download.py" in "\n".join(error.traceback)
+
+
+SPRING = ("green_tripdata_2021-03.parquet", "green_tripdata_2021-04.parquet")
+
+
+@pytest.mark.tlc_files(*SPRING)
+def test_operate_notebook_climbs_the_levels(tlc_dir, tmp_path):
+    pytest.importorskip("mlflow", reason="MLflow is not installed: pip install -e '.[mlflow]'")
+    copy_months(
+        tlc_dir,
+        tmp_path / "data",
+        "green_tripdata_2021-01.parquet",
+        "green_tripdata_2021-02.parquet",
+        *SPRING,
+    )
+    parameters = {
+        "data_dir": str(tmp_path / "data"),
+        "model_dir": str(tmp_path / "models"),
+        "reports_dir": str(tmp_path / "reports"),
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+    notebook = run_with_papermill(OPERATE, parameters, tmp_path)
+    outputs = outputs_of(notebook)
+    assert "ERROR" not in outputs
+    assert "-> version 1 (challenger)" in outputs
+    assert "2021-03: RMSE 7.4552 (validation 7.4808); within thresholds" in outputs
+    # The spring loop with a tighter threshold: April's errors bring a better challenger.
+    assert "2021-04: promoted (challenger v2" in outputs
+    assert "new months in data/: ['2021-03', '2021-04'] | skipped: ['2021-05']" in outputs
+    images = [
+        o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 3
+    assert (tmp_path / "reports" / "monitor_green_2021-04.html").is_file()

@@ -42,9 +42,6 @@ def _png(figure) -> str:
 
 
 def _figure(rows: int, cols: int, size):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt.subplots(rows, cols, figsize=size, layout="constrained", squeeze=False)

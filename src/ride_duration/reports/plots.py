@@ -158,9 +158,6 @@ def model_figures(model_path: Path, data_dir: Path, out: Path) -> list[Path]:
     """A saved model's two pictures: its training month's durations and its validation
     month's predictions against the actual durations (a model trained or validated on
     several months is pictured on the first of each). Returns the PNGs' paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from ..data.dataset import duration_minutes, parse_months, read_month
