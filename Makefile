@@ -25,12 +25,17 @@ $(VENV)/.installed: requirements.txt requirements-runtime.txt pyproject.toml | $
 	@mkdir -p $(VENV) && touch $@
 	@echo "==> set up: source $(VENV)/bin/activate puts ride-duration on your PATH"
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements-dev.txt requirements-mlflow.txt $(VENV)/.installed
 	@echo "==> installing requirements-dev.txt: the test and lint tools"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
 	@touch $@
 
-$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
+$(VENV)/.installed-mlflow: requirements-mlflow.txt $(VENV)/.installed
+	@echo "==> installing requirements-mlflow.txt: MLflow (tracking, registry, its UI)"
+	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-mlflow.txt
+	@touch $@
+
+$(VENV)/.installed-bench: requirements-bench.txt requirements-mlflow.txt $(VENV)/.installed
 	@echo "==> installing requirements-bench.txt: the benchmarks' extras"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-bench.txt
 	@touch $@
@@ -99,6 +104,14 @@ bench: $(VENV)/.installed-bench ## Benchmark train against the course approach a
 .PHONY: bench-serve
 bench-serve: $(VENV)/.installed-bench ## Load-test the service against the course's Flask app (a minute)
 	$(PYTHON) benchmarks/bench_serve.py
+
+.PHONY: setup-mlflow
+setup-mlflow: $(VENV)/.installed-mlflow ## Set up, then install MLflow (train --track, promote, monitor, retrain)
+
+.PHONY: mlflow-ui
+mlflow-ui: $(VENV)/.installed-mlflow ## MLflow's UI over mlflow.db (runs, registry) on http://127.0.0.1:5000
+	$(dir $(PYTHON))mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
+		--artifacts-destination $(CURDIR)/mlruns --host 127.0.0.1 --port 5000
 
 .PHONY: serve
 serve: setup ## Serve models/lin_reg.bin on http://127.0.0.1:9696 (POST /predict)

@@ -380,6 +380,9 @@ def main() -> int:
         "--skip-xgboost", action="store_true", help="leave out the course's XGBoost (a minute)"
     )
     parser.add_argument("--skip-year", action="store_true", help="leave out the 12-month runs")
+    parser.add_argument(
+        "--skip-operate", action="store_true", help="leave out tracking and monitoring"
+    )
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
@@ -428,11 +431,22 @@ def main() -> int:
     year = []
     if not args.skip_big and not args.skip_year:
         year = measure_year(args.work_dir / "year", scratch)
+    operate = None
+    if not args.skip_operate:
+        from bench_operate import measure_monitor, measure_tracking
+
+        operate = {"tracking": measure_tracking(tlc_dir, scratch, args.repeats)}
+        if not args.skip_big:
+            operate["monitoring"] = measure_monitor(args.work_dir, scratch, args.repeats)
     text = report(results) + "\n" + report_rich(rich, xgboost)
     if year:
         big = next(r for r in results if r["scenario"] == BIG and r["features"] == "lesson")
         per_million = big["course"]["peak_mib"] / (big["course"]["n_train"] / 1e6)
         text += "\n" + report_year(year, per_million)
+    if operate:
+        from bench_operate import report as report_operate
+
+        text += "\n" + report_operate(operate["tracking"], operate.get("monitoring"))
     print(text)
     if args.json:
         document = {
@@ -441,6 +455,7 @@ def main() -> int:
             "rich": rich,
             "xgboost": xgboost,
             "year": year,
+            "operate": operate,
         }
         args.json.write_text(json.dumps(document, indent=2))
     return 0

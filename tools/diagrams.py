@@ -278,8 +278,8 @@ def maturity_figure():
     ax.text(
         5.2,
         0.25,
-        "This project: between levels 1 and 2. Training is scripted, tested and traced;\n"
-        "experiments are not tracked yet and release is manual.",
+        "This project: level 2, with level 4's loop run by hand. Runs are tracked, models\n"
+        "registered; a new month's monitoring triggers retraining, but nothing schedules it.",
         ha="center",
         fontsize=11,
         color=GREY,

@@ -45,7 +45,8 @@ def test_readme_gives_the_two_commands_first():
 def test_devcontainer_parses_and_what_it_names_exists():
     config = json.loads((PROJECT_ROOT / ".devcontainer/devcontainer.json").read_text())
     assert re.search(r":\d", config["image"]), "the image must be pinned to a version"
-    assert 8888 in config["forwardPorts"]
+    # Jupyter, the MLflow UI (make mlflow-ui) and the service (ride-duration serve).
+    assert {5000, 8888, 9696} <= set(config["forwardPorts"])
     extensions = config["customizations"]["vscode"]["extensions"]
     assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(extensions)
     makefile = (PROJECT_ROOT / "Makefile").read_text()
@@ -87,3 +88,19 @@ def test_result_plots_are_committed():
     for name in ("duration_distribution.png", "prediction_vs_actual.png"):
         width, _ = png_size((FIGURES_DIR / name).read_bytes())
         assert width >= 600
+
+
+def test_make_mlflow_ui_serves_the_projects_store_on_loopback():
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nmlflow-ui:", 1)[1].split("\n\n", 1)[0]
+    assert "mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db" in recipe
+    assert "--host 127.0.0.1 --port 5000" in recipe
+
+
+def test_the_maturity_section_says_what_each_level_takes():
+    text = (PROJECT_ROOT / "README.md").read_text()
+    stands = text.split("**Where this project stands", 1)[1].split("## Project layout", 1)[0]
+    for command in ("train --track --register", "promote", "monitor", "retrain --month"):
+        assert command in stands, command
+    assert stands.count("Missing:") == 2
+    assert "images/retrain_backfill.png" in text

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from ride_duration.config import FIGURES_DIR
 from tests.helpers import assert_clean_failure
 from tests.operate.conftest import new_project
 
@@ -126,6 +127,20 @@ def test_backfill_over_the_shared_months(tlc_dir, tmp_path):
         "2023-03",
         "2023-04",
     ]
+    # The decisions the README's figure shows.
+    assert [d["action"] for d in decisions] == [
+        "first champion",
+        "within thresholds",
+        "within thresholds",
+        "within thresholds",
+        "promoted",
+        "promoted",
+        "promoted",
+        "kept",
+        "promoted",
+        "within thresholds",
+        "within thresholds",
+    ]
     # The first champion is the lesson model: trained on January, scored on February.
     assert decisions[0]["action"] == "first champion"
     assert decisions[0]["champion_rmse"] == pytest.approx(7.4808, abs=1e-4)
@@ -137,5 +152,10 @@ def test_backfill_over_the_shared_months(tlc_dir, tmp_path):
         if decision["action"] == "within thresholds":
             assert decision["crossed"] == [] and decision["challenger"] is None
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    committed = FIGURES_DIR / "retrain_backfill.png"
+    assert figure.read_bytes() == committed.read_bytes(), (
+        "images/retrain_backfill.png is stale: rerun the backfill with --figure "
+        "images/retrain_backfill.png (README, Operate)"
+    )
     assert (project.root / "reports" / "backfill_green_2021-02_2023-04.png").is_file()
     assert len(list((project.root / "reports").glob("monitor_green_*.html"))) == 11

@@ -242,11 +242,17 @@ def backfill_figure(decisions: list, skipped: list[str], title: str):
     ax.set_xticks(x, [d.month for d in decisions], rotation=45, fontsize=8)
     ax.set_ylabel("RMSE (minutes)")
     ax.set_ylim(0, max(r for r in rmse if r is not None) * 1.25)
-    note = f"; skipped: {', '.join(skipped)}" if skipped else ""
-    ax.set_title(
-        title + note if len(note) < 90 else f"{title}; {len(skipped)} months skipped", fontsize=10
-    )
+    note = f"\nskipped: {', '.join(skipped)}" if skipped else ""
+    ax.set_title(title + note, fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
     more_handles, more_labels = drift_ax.get_legend_handles_labels()
-    ax.legend(handles + more_handles, labels + more_labels, fontsize=8, loc="lower left", ncols=3)
+    ax.legend(
+        handles + more_handles,
+        labels + more_labels,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=5,
+        frameon=False,
+    )
     return figure

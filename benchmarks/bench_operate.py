@@ -1,0 +1,118 @@
+"""What operating the model costs: MLflow tracking's overhead on a lesson-months train
+(target: under 1 s), and `monitor` on a 3-million-ride month against training on it (target:
+under 3x). Run by `make bench`, or alone: `python benchmarks/bench_operate.py`."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench import ROOT, our_train, run  # noqa: E402
+
+TARGET_TRACKING_SECONDS = 1.0
+TARGET_MONITOR_OVER_TRAIN = 3.0
+
+
+def measure_tracking(tlc_dir: Path, scratch: Path, repeats: int) -> dict:
+    """`train` and `train --track` on the lesson months, alternating; the store is created
+    (a one-time cost of a few seconds) before the timed runs."""
+    uri = f"sqlite:///{scratch / 'mlflow.db'}"
+    plain = our_train(tlc_dir, scratch, "2021-01", "2021-02", "lesson")
+    tracked = [*plain, "--track", "--tracking-uri", uri]
+    run(tracked)  # creates the database and the experiment
+    times = {"plain": [], "tracked": []}
+    for index in range(repeats):
+        order = [("plain", plain), ("tracked", tracked)]
+        for label, command in order if index % 2 == 0 else order[::-1]:
+            times[label].append(run(command)[0])
+            print(f"  lesson months train {label:<8} {times[label][-1]:6.2f} s", file=sys.stderr)
+    plain_s, tracked_s = (statistics.median(times[k]) for k in ("plain", "tracked"))
+    return {"plain_seconds": plain_s, "tracked_seconds": tracked_s, "overhead": tracked_s - plain_s}
+
+
+def measure_monitor(big_dir: Path, scratch: Path, repeats: int) -> dict:
+    """Training on 3M-row 2023-01 (validated on 2023-02) against monitoring 2023-02 with the
+    model: both read two 3M-row months."""
+    train = our_train(big_dir, scratch, "2023-01", "2023-02", "lesson")
+    monitor = [
+        sys.executable,
+        "-m",
+        "ride_duration",
+        "monitor",
+        "--offline",
+        "--quiet",
+        "--json",
+        "--month",
+        "2023-02",
+        "--data-dir",
+        str(big_dir),
+        "--model",
+        str(scratch / "models" / "lin_reg.bin"),
+        "--reports-dir",
+        str(scratch / "reports"),
+    ]
+    times = {"train": [], "monitor": []}
+    for index in range(repeats):
+        order = [("train", train), ("monitor", monitor)]
+        for label, command in order if index % 2 == 0 else order[::-1]:
+            wall, mib, out = run(command)
+            times[label].append((wall, mib))
+            print(f"  3M rows {label:<8} {wall:6.2f} s {mib:6.0f} MiB", file=sys.stderr)
+    train_s, monitor_s = (statistics.median(w for w, _ in times[k]) for k in times)
+    return {
+        "train_seconds": train_s,
+        "monitor_seconds": monitor_s,
+        "monitor_mib": statistics.median(m for _, m in times["monitor"]),
+        "rides": out["current"]["rides"],
+        "ratio": monitor_s / train_s,
+    }
+
+
+def report(tracking: dict, monitoring: dict | None) -> str:
+    met = "met" if tracking["overhead"] < TARGET_TRACKING_SECONDS else "NOT met"
+    lines = [
+        "",
+        "| operating | seconds | against | ratio or overhead | target |",
+        "|---|---:|---:|---:|---|",
+        f"| train --track, lesson months | {tracking['tracked_seconds']:.2f} | "
+        f"{tracking['plain_seconds']:.2f} (train) | +{tracking['overhead']:.2f} s | "
+        f"under +{TARGET_TRACKING_SECONDS:g} s: {met} |",
+    ]
+    if monitoring:
+        met = "met" if monitoring["ratio"] < TARGET_MONITOR_OVER_TRAIN else "NOT met"
+        lines.append(
+            f"| monitor, {monitoring['rides']:,} rides (3M-row month) | "
+            f"{monitoring['monitor_seconds']:.2f} | {monitoring['train_seconds']:.2f} (train) | "
+            f"{monitoring['ratio']:.1f}x | under {TARGET_MONITOR_OVER_TRAIN:g}x: {met} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tlc-dir", type=Path, default=ROOT.parent / "shared/data/tlc")
+    parser.add_argument(
+        "--big-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "ride-duration-bench",
+        help="the 3M-row months bench.py builds (skipped if absent)",
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-operate-"))
+    tracking = measure_tracking(args.tlc_dir.resolve(), scratch, args.repeats)
+    monitoring = None
+    if (args.big_dir / "green_tripdata_2023-02.parquet").is_file():
+        monitoring = measure_monitor(args.big_dir, scratch, args.repeats)
+    print(report(tracking, monitoring))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
