@@ -93,6 +93,13 @@ def _check_registered(args: argparse.Namespace, folder: Path) -> None:
     os.environ[TRACKING_URI_ENV] = source.store.uri
 
 
+def draw_to_files() -> None:
+    """The command line draws into files, never windows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def tracking_store(args: argparse.Namespace, flag: str = "--track"):
     """The MLflow store named by the arguments, connected and checked before any work."""
     from ..tracking.store import connect
@@ -127,6 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.track:
         from ..tracking.registry import check_taxi
 
+        draw_to_files()  # the run's plots
         store = tracking_store(args)
         if args.register:
             check_taxi(store, options.taxi, args.registered_model)
@@ -186,21 +194,12 @@ def run_homework(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from ..data.dataset import check_taxi, load_months, parse_months
-    from ..data.download import ensure_month
     from ..modeling.compare import compare_models
 
     taxi, specs = check_taxi(args.taxi), [args.train, args.val]
     warn_month_order(args.train, args.val)
     store = tracking_store(args) if args.track else None
-    for month in dict.fromkeys(m for spec in specs for m in parse_months(spec)):
-        ensure_month(
-            taxi,
-            month,
-            args.data_dir,
-            base_url=args.base_url,
-            offline=args.offline,
-            quiet=args.quiet,
-        )
+    ensure_months(args, taxi, [m for spec in specs for m in parse_months(spec)])
     frames = [load_months(taxi, spec, args.data_dir)[0] for spec in specs]
     table = compare_models(*frames, features=args.features)
     print(tables.comparison(table, markdown=args.markdown))
@@ -213,6 +212,21 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def ensure_months(args: argparse.Namespace, taxi: str, months: list[str]) -> None:
+    """Every month on disk, as the command's download options say (each month once)."""
+    from ..data.download import ensure_month
+
+    for month in dict.fromkeys(months):
+        ensure_month(
+            taxi,
+            month,
+            args.data_dir,
+            base_url=args.base_url,
+            offline=args.offline,
+            quiet=args.quiet,
+        )
+
+
 def warn_month_order(train: str, val: str) -> None:
     from ..data.dataset import month_order_note, parse_months
 
@@ -223,6 +237,7 @@ def warn_month_order(train: str, val: str) -> None:
 def run_plots(args: argparse.Namespace) -> int:
     from ..reports.plots import model_figures
 
+    draw_to_files()
     for path in model_figures(args.model, args.data_dir, args.out):
         print(path)
     return 0

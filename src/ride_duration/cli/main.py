@@ -32,8 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     # Let memory that Arrow frees after converting a month go back to the allocator NumPy
     # uses, instead of Arrow's own pool keeping it (read before pyarrow is imported).
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    # The command line draws into files, never windows (read before matplotlib is imported).
-    os.environ.setdefault("MPLBACKEND", "Agg")
     parser = build_parser()
     args = parser.parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import RideDurationError
-from .commands import PROG, tracking_store
+from .commands import PROG, draw_to_files, ensure_months, tracking_store
 
 ALERT = 3  # a threshold was crossed: the exit code schedulers react to
 
@@ -24,20 +24,6 @@ def thresholds(args: argparse.Namespace):
     return Thresholds(**given)
 
 
-def ensure_months(args: argparse.Namespace, taxi: str, months: list[str]) -> None:
-    from ..data.download import ensure_month
-
-    for month in dict.fromkeys(months):
-        ensure_month(
-            taxi,
-            month,
-            args.data_dir,
-            base_url=args.base_url,
-            offline=args.offline,
-            quiet=args.quiet,
-        )
-
-
 def run_monitor(args: argparse.Namespace) -> int:
     from ..data.dataset import check_taxi, parse_month
     from ..operate.models import open_model
@@ -45,6 +31,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     from ..operate.tracked import log_monitoring
     from ..reports.monitoring import write_report
 
+    draw_to_files()
     month, limits = parse_month(args.month), thresholds(args)
     store = tracking_store(args) if args.track else None
     with tempfile.TemporaryDirectory(prefix="ride-duration-monitor-") as folder:
@@ -93,6 +80,7 @@ def run_retrain(args: argparse.Namespace) -> int:
     from ..data.dataset import check_taxi, parse_month, parse_months
     from ..operate.retrain import Retrain, backfill, retrain
 
+    draw_to_files()
     if bool(args.month) == bool(args.backfill):
         raise RideDurationError("give --month YYYY-MM (one step) or --backfill A..B (the loop)")
     if not 1 <= args.window <= 120:
