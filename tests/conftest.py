@@ -40,6 +40,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "tlc_files(*names): real TLC files the test needs beside the lesson months"
     )
+    config.addinivalue_line(
+        "markers",
+        "lesson_months_only: reads no real file but the lesson months, so it behaves alike in "
+        "every state that has them",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,15 +85,20 @@ def pytest_collection_modifyitems(config, items):
     """With RIDE_DURATION_ONLY_REAL_FILE_TESTS=1 (CI's newcomer states), keep only the tests
     whose outcome can depend on which real files exist: those that use the real-files folder
     or name files they need. The others behave alike in every state and ran already; so does
-    the image tier, which needs only the lesson months."""
+    the image tier, which needs only the lesson months, and so do the tests marked
+    ``lesson_months_only`` wherever the lesson months are (without them, they run to skip)."""
     if os.environ.get(ONLY_REAL_FILE_TESTS_ENV) != "1":
         return
+    lesson_months = any((path / LESSON_MONTHS[0]).is_file() for path in tlc_candidates())
     kept, dropped = [], []
     for item in items:
         uses = "tlc_dir" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
             "tlc_files"
         )
-        (kept if uses and not item.get_closest_marker("image") else dropped).append(item)
+        same = item.get_closest_marker("image") or (
+            lesson_months and item.get_closest_marker("lesson_months_only")
+        )
+        (kept if uses and not same else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

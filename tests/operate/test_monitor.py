@@ -7,6 +7,9 @@ import pytest
 
 from tests.helpers import assert_clean_failure, simple_rides, write_green
 
+# Only the lesson months are copied: CI's newcomer run needs not repeat these.
+pytestmark = pytest.mark.lesson_months_only
+
 
 @pytest.fixture(scope="module")
 def lesson(project):

@@ -90,6 +90,7 @@ def test_a_challenger_is_promoted_once_even_by_two_retrains_at_once(tlc_dir, tmp
     assert sum(t.get("retrain.decision") == "promoted" for t in tags) == 1
 
 
+@pytest.mark.lesson_months_only
 def test_refusals_are_one_line(tlc_dir, tmp_path):
     project = new_project(tmp_path, tlc_dir)
     assert_clean_failure(project.cli(*retrain_args(project)), "give --month YYYY-MM")

@@ -17,6 +17,9 @@ from ride_duration.modeling.model import load
 from tests.helpers import assert_clean_failure, run_cli
 from tests.serve.test_service import free_port
 
+# Only the lesson months are copied: CI's newcomer run needs not repeat these.
+pytestmark = pytest.mark.lesson_months_only
+
 MLFLOW = Path(sys.executable).with_name("mlflow")
 RIDE = {
     "PULocationID": 43,

@@ -16,7 +16,7 @@ from ..errors import DataError, RideDurationError
 from ..files import file_lock
 from ..modeling.train import TrainOptions
 from ..reports.monitoring import write_report
-from ..tracking.registry import CHAMPION, promote, registered_taxi
+from ..tracking.registry import CHAMPION, has_alias, promote, registered_taxi
 from ..tracking.store import REGISTERED_MODEL, Store, TrackingError, mlflow_errors, sqlite_path
 from .models import open_model
 from .monitor import Thresholds, monitor
@@ -114,11 +114,10 @@ def retrain(store: Store, month: str, options: Retrain) -> Decision:
 
 
 def _champion(store: Store, options: Retrain, folder: Path):
-    uri = f"models:/{options.registered_model}@{CHAMPION}"
-    try:
-        return open_model(uri, folder, store=store)
-    except TrackingError:
+    """The champion, downloaded and checked; None before the first one is crowned."""
+    if not has_alias(store, CHAMPION, options.registered_model):
         return None
+    return open_model(f"models:/{options.registered_model}@{CHAMPION}", folder, store=store)
 
 
 def _step(store, month, window, options: Retrain, folder: Path) -> Decision:

@@ -55,6 +55,20 @@ def registered_taxi(store: Store, name: str = REGISTERED_MODEL) -> str | None:
     return dict(model.tags).get("taxi")
 
 
+def has_alias(store: Store, alias: str, name: str = REGISTERED_MODEL) -> bool:
+    """Whether ``name`` exists and one of its versions carries ``alias``."""
+    from mlflow.exceptions import MlflowException
+
+    with mlflow_errors(store.uri):
+        try:
+            model = store.client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+    return alias in (model.aliases or {})
+
+
 def check_taxi(store: Store, taxi: str, name: str = REGISTERED_MODEL) -> None:
     """Refuse to mix taxi types under one registered model, before any work."""
     with mlflow_errors(store.uri):

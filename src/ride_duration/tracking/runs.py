@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import PROJECT_ROOT
+from ..data.dataset import parse_months
 from ..modeling.artifact import sidecar_path
 from .store import Store, mlflow_errors
 
@@ -74,7 +75,14 @@ def signature():
 
 
 def run_params(options) -> dict:
-    return {key: getattr(options, key) for key in PARAMS}
+    """The options a run was trained with; what was left to its default says so ("none" for
+    no alpha, "whole months" when one month is read at once)."""
+    params = {key: getattr(options, key) for key in PARAMS}
+    if params["batch_rows"] is None:
+        months = [*parse_months(options.train_month), *parse_months(options.val_month)]
+        streamed = len(months) > 2 or options.engine != "local"
+        params["batch_rows"] = "default (1048576)" if streamed else "whole months"
+    return {key: "none" if value is None else value for key, value in params.items()}
 
 
 def run_metrics(metrics: dict, reports: dict, seconds: float | None) -> dict:
@@ -119,7 +127,7 @@ def log_training(
     with mlflow_errors(store.uri):
         experiment = store.experiment()
         with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
-            mlflow.log_params({k: v for k, v in run_params(options).items() if v is not None})
+            mlflow.log_params(run_params(options))
             mlflow.log_metrics(run_metrics(metrics, reports, seconds))
             mlflow.set_tags(run_tags(metadata))
             files = [Path(model_path), sidecar_path(model_path)]

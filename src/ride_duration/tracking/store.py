@@ -119,22 +119,28 @@ class Store:
     experiment_id: str | None = None
 
     def experiment(self) -> str:
-        """The experiment's id, created on first use (by a concurrent run too: both get it)."""
-        name = self.experiment_name
+        """The experiment's id, created on first use. Two runs creating it at once both get
+        it: the one whose create fails finds the other's."""
         if self.experiment_id is None:
+            name = self.experiment_name
             found = self.client.get_experiment_by_name(name)
             if found is None:
                 try:
-                    self.experiment_id = self.client.create_experiment(
-                        name, artifact_location=artifact_root(self.uri)
+                    return self._remember(
+                        self.client.create_experiment(
+                            name, artifact_location=artifact_root(self.uri)
+                        )
                     )
                 except Exception:
                     found = self.client.get_experiment_by_name(name)
                     if found is None:
                         raise
-            if found is not None:
-                self.experiment_id = found.experiment_id
+            self._remember(found.experiment_id)
         return self.experiment_id
+
+    def _remember(self, experiment_id: str) -> str:
+        self.experiment_id = experiment_id
+        return experiment_id
 
 
 def connect(uri: str | None = None, flag: str = "--track", experiment: str | None = None) -> Store:
