@@ -98,9 +98,20 @@ def rides_frame(tlc_dir, n=400):
 def test_the_logged_model_predicts_what_load_model_predicts(project, tlc_dir, name):
     import mlflow
 
-    answer = project.train("--track", "--features", name, "--name", f"pyfunc_{name}")
-    mlflow.set_tracking_uri(project.uri)
-    pyfunc = mlflow.pyfunc.load_model(answer["mlflow_model_uri"])
+    from ride_duration.modeling.train import TrainOptions
+    from ride_duration.operate.training import train_tracked
+    from ride_duration.tracking.store import connect
+
+    options = TrainOptions(
+        features=name,
+        name=f"pyfunc_{name}",
+        data_dir=project.data,
+        model_dir=project.models,
+        offline=True,
+        quiet=True,
+    )
+    tracked = train_tracked(options, connect(project.uri))
+    pyfunc = mlflow.pyfunc.load_model(tracked.run.model_uri)
     frame, rides = rides_frame(tlc_dir)
     pipeline = load_model(project.models / f"pyfunc_{name}.bin")
     features = feature_set(name)
