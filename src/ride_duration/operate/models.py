@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..modeling.artifact import read_metadata
 from ..tracking.registry import Version, download, is_model_uri, resolve
-from ..tracking.store import Store, connect
+from ..tracking.store import connect
 
 
 @dataclass
@@ -16,8 +16,6 @@ class Named:
     path: Path
     metadata: dict
     version: Version | None = None
-    alias: str | None = None
-    store: Store | None = None
 
     @property
     def label(self) -> str:
@@ -31,6 +29,6 @@ def open_model(ref, folder: Path, tracking_uri: str | None = None, store=None) -
     if not is_model_uri(ref):
         return Named(Path(ref), read_metadata(Path(ref)))
     store = store or connect(tracking_uri, flag=f"--model {ref}")
-    version, alias = resolve(store, str(ref))
+    version, _ = resolve(store, str(ref))
     path = download(store, version, Path(folder))
-    return Named(path, read_metadata(path), version, alias, store)
+    return Named(path, read_metadata(path), version)

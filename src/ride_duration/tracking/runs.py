@@ -22,7 +22,6 @@ PARAMS = ("taxi", "train_month", "val_month", "features", "model", "alpha", "eng
 class TrackedRun:
     run_id: str
     model_uri: str | None = None  # what a registered version points at
-    experiment_id: str | None = None
     model_id: str | None = None  # MLflow's logged model
 
 
@@ -136,7 +135,7 @@ def log_training(
             for path in plots:
                 mlflow.log_artifact(str(path), artifact_path="plots")
             logged = log_pyfunc(files)
-        return TrackedRun(run.info.run_id, logged.model_uri, experiment, logged.model_id)
+        return TrackedRun(run.info.run_id, logged.model_uri, logged.model_id)
 
 
 def log_pyfunc(files: list[Path]):
