@@ -133,6 +133,19 @@ def pipeline_median(pipeline):
     return getattr(step, "distance_median_", None)
 
 
+def tracked_train(project, models) -> list[str]:
+    """train --track on the project's lesson months, saving into ``models``."""
+    return [
+        "train",
+        "--track",
+        "--offline",
+        "--data-dir",
+        str(project.data),
+        "--model-dir",
+        str(models),
+    ]
+
+
 def test_without_mlflow_track_stops_at_once_naming_the_extra(project, tmp_path):
     code = (
         "import sys; sys.modules['mlflow'] = None\n"
@@ -141,18 +154,7 @@ def test_without_mlflow_track_stops_at_once_naming_the_extra(project, tmp_path):
     )
     models = tmp_path / "models"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            code,
-            "train",
-            "--track",
-            "--offline",
-            "--data-dir",
-            str(project.data),
-            "--model-dir",
-            str(models),
-        ],
+        [sys.executable, "-c", code, *tracked_train(project, models)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -164,13 +166,7 @@ def test_without_mlflow_track_stops_at_once_naming_the_extra(project, tmp_path):
 def test_an_unreachable_server_stops_before_any_work(project, tmp_path):
     models = tmp_path / "models"
     result = run_cli(
-        "train",
-        "--track",
-        "--offline",
-        "--data-dir",
-        str(project.data),
-        "--model-dir",
-        str(models),
+        *tracked_train(project, models),
         "--tracking-uri",
         "http://127.0.0.1:9",
     )

@@ -27,9 +27,8 @@ def thresholds(args: argparse.Namespace):
 def run_monitor(args: argparse.Namespace) -> int:
     from ..data.dataset import check_taxi, parse_month
     from ..operate.models import open_model
-    from ..operate.monitor import monitor, needed_months
-    from ..operate.tracked import log_monitoring
-    from ..reports.monitoring import write_report
+    from ..operate.monitor import check_model_taxi, monitor, needed_months
+    from ..operate.tracked import file_report
 
     draw_to_files()
     month, limits = parse_month(args.month), thresholds(args)
@@ -37,18 +36,13 @@ def run_monitor(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ride-duration-monitor-") as folder:
         named = open_model(args.model, Path(folder), args.tracking_uri, store)
         taxi = check_taxi(args.taxi or named.metadata["taxi"])
-        if named.metadata["taxi"] != taxi:
-            raise RideDurationError(
-                f"{named.label} is a {named.metadata['taxi']} taxi model; it cannot be "
-                f"monitored on {taxi} rides"
-            )
+        check_model_taxi(named.metadata, taxi, named.label)  # before any month is fetched
         ensure_months(args, taxi, needed_months(named.metadata, month))
         result = monitor(named.path, month, args.data_dir, taxi, limits)
-        result["model"]["label"] = named.label
-        files = write_report(result, args.reports_dir)
+        files, run_id = file_report(result, named, args.reports_dir, store)
         if store is not None:
-            result["mlflow_run_id"] = log_monitoring(store, named, result, files)
-            if result["mlflow_run_id"] is None:
+            result["mlflow_run_id"] = run_id
+            if run_id is None:
                 warn(f"no MLflow run in {store.uri} logged this model: the report is all")
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k not in ("drift", "per_day")}))

@@ -199,15 +199,20 @@ def crossed(result: dict, limits: Thresholds) -> list[str]:
     return out
 
 
+def check_model_taxi(metadata: dict, taxi: str, label) -> None:
+    """Refuse to watch a model on another taxi type's rides."""
+    if metadata["taxi"] != taxi:
+        raise RideDurationError(
+            f"{label} is a {metadata['taxi']} taxi model; it cannot be monitored on {taxi} rides"
+        )
+
+
 def monitor(model_path, month: str, data_dir, taxi: str | None = None, limits=None) -> dict:
     """Score ``month`` with the saved model and compare it with the model's training months."""
     limits = limits or Thresholds()
     model, metadata = load(model_path)
     taxi = taxi or metadata["taxi"]
-    if metadata["taxi"] != taxi:
-        raise RideDurationError(
-            f"{model_path}: a {metadata['taxi']} taxi model cannot be monitored on {taxi} rides"
-        )
+    check_model_taxi(metadata, taxi, model_path)
     reference_months = parse_months(metadata["train_month"])
     reference = _sample(model, taxi, reference_months, data_dir)
     current = _sample(model, taxi, [month], data_dir)

@@ -15,12 +15,11 @@ from ..data.dataset import check_taxi, month_path, parse_months
 from ..errors import DataError, RideDurationError
 from ..files import file_lock
 from ..modeling.train import TrainOptions
-from ..reports.monitoring import write_report
 from ..tracking.registry import CHAMPION, has_alias, promote, registered_taxi
 from ..tracking.store import REGISTERED_MODEL, Store, TrackingError, mlflow_errors, sqlite_path
 from .models import open_model
 from .monitor import Thresholds, monitor
-from .tracked import log_monitoring
+from .tracked import file_report
 from .training import train_tracked
 
 PROMOTED, FIRST, KEPT, CALM = "promoted", "first champion", "kept", "within thresholds"
@@ -187,10 +186,8 @@ def _record(store, champion, month, options: Retrain, decision: Decision, tracke
         decision.champion_rmse = result["current"]["rmse"]
         decision.prediction_drift = result["drift"]["prediction"]["wasserstein_normed"]
     result["decision"] = decision.line()
-    result["model"]["label"] = champion.label
-    files = write_report(result, options.reports_dir)
+    files, _ = file_report(result, champion, options.reports_dir, store)
     decision.report = str(files[1])
-    log_monitoring(store, champion, result, files)
     if tracked is not None:
         tags = {"retrain.month": month, "retrain.decision": decision.action}
         with mlflow_errors(store.uri):

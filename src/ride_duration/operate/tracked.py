@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..reports.monitoring import write_report
 from ..tracking.runs import log_to_run, run_of_model
 from .monitor import headline
 
@@ -21,3 +22,12 @@ def log_monitoring(store, named, result: dict, files) -> str | None:
     metrics = {f"monitor.{k}": v for k, v in headline(result).items()}
     log_to_run(store, run_id, metrics, month_step(result["month"]), files, "monitoring")
     return run_id
+
+
+def file_report(result: dict, named, folder, store=None):
+    """Write a month's report for the named model (and with a store, log it to the model's
+    run); return the files and the run's id (None without a store or a run)."""
+    result["model"]["label"] = named.label
+    files = write_report(result, folder)
+    run_id = log_monitoring(store, named, result, files) if store is not None else None
+    return files, run_id
