@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import shutil
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ride_duration.config import PROJECT_ROOT, SHARED_TLC_ENV
+from ride_duration.config import SHARED_TLC_ENV
+
+# The checkout the tests run in (not config.PROJECT_ROOT, which RIDE_DURATION_HOME may move).
+REPO = Path(__file__).resolve().parents[1]
 
 LESSON_MONTHS = ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet")
 
@@ -22,7 +29,7 @@ def tlc_candidates() -> list[Path]:
     folder beside the project and then the project's own data/ (after `make data`)."""
     configured = os.environ.get(SHARED_TLC_ENV)
     names = [configured] if configured else ["../shared/data/tlc", "data"]
-    return [p if p.is_absolute() else (PROJECT_ROOT / p).resolve() for p in map(Path, names)]
+    return [p if p.is_absolute() else (REPO / p).resolve() for p in map(Path, names)]
 
 
 def missing_files_reason(names, folder: Path | None) -> str:
@@ -88,15 +95,57 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 300):
-    """Run the real CLI in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "ride_duration", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+@dataclass
+class Ran:
+    """What a command left: its exit code and what it printed (as subprocess.run's result)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def environment(changes: dict | None):
+    """``os.environ`` with ``changes`` (a value of None removes the variable), restored after."""
+    saved = dict(os.environ)
+    for key, value in (changes or {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300, process: bool = False):
+    """Run the real CLI as a user would: ``main(argv)`` in this process (its exit code, stdout
+    and stderr captured; an uncaught exception is exit 1 with its traceback on stderr, as the
+    console script would print it), or with ``process=True`` as ``python -m ride_duration`` in
+    a subprocess, for what only a process shows (signals, exit codes of the interpreter, locks
+    between processes, libraries' own logging)."""
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "ride_duration", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **{k: v for k, v in (env or {}).items() if v is not None}},
+        )
+    from ride_duration.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's --help and usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def train_with_cli(data: Path, models: Path, *feature_sets: str, named: bool = False) -> None:

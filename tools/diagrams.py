@@ -89,7 +89,6 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update(STYLE)
     return plt
 
 
@@ -309,10 +308,13 @@ def draw_all(folder: Path = FIGURES_DIR) -> list[Path]:
 
     plt = _plt()
     written = []
-    for name, draw in figures().items():
-        figure = draw()
-        written.append(save(figure, Path(folder) / name, dpi=DPI))
-        plt.close(figure)
+    # The diagrams' style for these figures only: a process that draws other figures after
+    # (the tests, a notebook) keeps its own.
+    with plt.rc_context(STYLE):
+        for name, draw in figures().items():
+            figure = draw()
+            written.append(save(figure, Path(folder) / name, dpi=DPI))
+            plt.close(figure)
     return written
 
 

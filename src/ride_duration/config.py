@@ -5,11 +5,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HOME_ENV = "RIDE_DURATION_HOME"
+
+
+def _checkout() -> Path | None:
+    """The project checkout this package runs from (an editable install), else None."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "src" / "ride_duration").is_dir():
+        return root
+    return None
+
+
+CHECKOUT = _checkout()
+# Where the default folders (data/, models/, reports/, images/) and mlflow.db are: the folder
+# named by RIDE_DURATION_HOME; else the checkout, for an editable install; else the working
+# directory (a package installed with `pip install .` has no project folder of its own).
+PROJECT_ROOT = Path(os.environ.get(HOME_ENV) or CHECKOUT or Path.cwd()).absolute()
 DATA_DIR = PROJECT_ROOT / "data"
 MODELS_DIR = PROJECT_ROOT / "models"
 FIGURES_DIR = PROJECT_ROOT / "images"
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOKS_DIR = (CHECKOUT or PROJECT_ROOT) / "notebooks"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 
 VERSION = "0.1.0"
@@ -19,6 +34,11 @@ BASE_URL_ENV = "RIDE_DURATION_BASE_URL"
 SHARED_TLC_ENV = "RIDE_DURATION_TLC_DIR"
 
 TAXI_TYPES = ("yellow", "green", "fhv", "fhvhv")
+# How TLC names a month's file: <taxi>_tripdata_<YYYY-MM>.parquet (the one pattern: data.months
+# reads it, and no command ever writes a file so named).
+MONTH_FILE_PATTERN = (
+    rf"(?P<taxi>{'|'.join(TAXI_TYPES)})_tripdata_(?P<month>[0-9]{{4}}-[0-9]{{2}})\.parquet"
+)
 
 # The course keeps rides from 1 to 60 minutes: shorter ones are mostly cancelled or
 # mis-recorded trips, longer ones are meters left running, and both swamp the squared error.

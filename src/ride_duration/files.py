@@ -8,6 +8,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from .config import MONTH_FILE_PATTERN
+from .errors import RideDurationError
+
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -104,3 +107,71 @@ def file_lock(path: Path):
         yield
     finally:
         os.close(fd)
+
+
+class OutputRefused(RideDurationError):
+    """A path a command would write names something it must never replace."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def output_problem(path: Path, suffixes: tuple[str, ...], inputs=()) -> str | None:
+    """Why a command must not write ``path``, or None. Refused: a folder, a device, a FIFO or
+    anything else that is not a regular file; a missing folder; a name without one of
+    ``suffixes``; a file named as a TLC month (raw files are never rewritten); a model
+    (``.bin``) or the sidecar of one (a ``.json`` beside a ``.bin`` of its name); an SQLite
+    database (the tracking store, ``mlflow.db``); and any of ``inputs``, the files the run
+    reads, under any name that reaches them (links included)."""
+    import re
+    import stat
+
+    path = Path(path)
+    try:
+        mode = path.lstat().st_mode if path.is_symlink() else path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        return f"cannot be checked ({exc.strerror})"
+    if mode is not None and stat.S_ISDIR(mode):
+        return f"is a folder; name a {' or '.join(suffixes)} file in it"
+    if path.is_symlink():
+        target = path.resolve()
+        if target.exists() and not target.is_file():
+            return "is a link to something that is not a regular file"
+    elif mode is not None and not stat.S_ISREG(mode):
+        return "is not a regular file (a device, a FIFO or a socket?)"
+    if path.suffix.lower() not in suffixes:
+        return f"name a {' or '.join(suffixes)} file"
+    if re.fullmatch(MONTH_FILE_PATTERN, path.name):
+        return "is named as a TLC month file, which is never rewritten; name it otherwise"
+    if path.suffix == ".bin" or (path.suffix == ".json" and path.with_suffix(".bin").exists()):
+        return "is a model file or a model's sidecar"
+    if path.exists() and _is_sqlite(path):
+        return "is an SQLite database (a tracking store?)"
+    for source in inputs:
+        source = Path(source)
+        protected = [source, source.with_suffix(".json")] if source.suffix == ".bin" else [source]
+        for kept in protected:
+            same = kept.exists() and path.exists() and path.samefile(kept)
+            if same or path.resolve() == kept.resolve():
+                return f"is an input of this run ({kept})"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    return None
+
+
+def check_output(path: Path, flag: str, suffixes: tuple[str, ...], inputs=()) -> Path:
+    """Refuse, before any work, a path a command would write that names what must not be
+    replaced (see ``output_problem``); the one check every written path goes through."""
+    if problem := output_problem(path, suffixes, inputs):
+        raise OutputRefused(f"{flag} {path}: {problem}")
+    return Path(path)

@@ -27,13 +27,8 @@ def train(data_dir, model_dir, *extra):
     )
 
 
-@pytest.fixture
-def good_months(tiny_months):
-    return tiny_months
-
-
-def test_a_good_tiny_month_trains(good_months, tmp_path):
-    result = train(good_months, tmp_path / "models")
+def test_a_good_tiny_month_trains(tiny_months, tmp_path):
+    result = train(tiny_months, tmp_path / "models")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "models/lin_reg.bin").is_file()
 
@@ -47,17 +42,17 @@ def test_a_good_tiny_month_trains(good_months, tmp_path):
     ],
     ids=["csv", "empty", "html"],
 )
-def test_a_file_that_is_not_parquet(good_months, tmp_path, content, fragment):
-    target = good_months / "green_tripdata_2021-01.parquet"
+def test_a_file_that_is_not_parquet(tiny_months, tmp_path, content, fragment):
+    target = tiny_months / "green_tripdata_2021-01.parquet"
     target.write_bytes(content)
-    assert_clean_failure(train(good_months, tmp_path / "m"), str(target), fragment, "delete")
+    assert_clean_failure(train(tiny_months, tmp_path / "m"), str(target), fragment, "delete")
 
 
-def test_a_truncated_parquet(good_months, tmp_path):
-    target = good_months / "green_tripdata_2021-02.parquet"
+def test_a_truncated_parquet(tiny_months, tmp_path):
+    target = tiny_months / "green_tripdata_2021-02.parquet"
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2])
-    assert_clean_failure(train(good_months, tmp_path / "m"), str(target), "parquet")
+    assert_clean_failure(train(tiny_months, tmp_path / "m"), str(target), "parquet")
 
 
 def test_a_missing_column_is_named_with_the_taxi_type(tmp_path):
@@ -103,32 +98,32 @@ def test_a_month_where_no_trip_lasts_1_to_60_minutes(tmp_path):
         (("--alpha", "-1", "--model", "ridge"), "--alpha"),
     ],
 )
-def test_bad_arguments(good_months, tmp_path, args, fragment):
-    assert_clean_failure(train(good_months, tmp_path / "m", *args), fragment)
+def test_bad_arguments(tiny_months, tmp_path, args, fragment):
+    assert_clean_failure(train(tiny_months, tmp_path / "m", *args), fragment)
 
 
-def test_a_model_dir_that_cannot_be_created(good_months, tmp_path):
+def test_a_model_dir_that_cannot_be_created(tiny_months, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert_clean_failure(train(good_months, blocker / "models"), "cannot create")
+    assert_clean_failure(train(tiny_months, blocker / "models"), "cannot create")
 
 
-def test_a_model_that_fails_its_checksum(good_months, tmp_path):
-    assert train(good_months, tmp_path / "models").returncode == 0
+def test_a_model_that_fails_its_checksum(tiny_months, tmp_path):
+    assert train(tiny_months, tmp_path / "models").returncode == 0
     model = tmp_path / "models/lin_reg.bin"
     model.write_bytes(pickle.dumps("something else"))
     result = run_cli("predict", "--model", str(model), "--pu", "1", "--do", "4", "--distance", "2")
     assert_clean_failure(result, str(model), "does not match its sidecar")
 
 
-def test_same_training_and_validation_month_is_only_a_warning(good_months, tmp_path):
-    result = train(good_months, tmp_path / "m", "--val", "2021-01")
+def test_same_training_and_validation_month_is_only_a_warning(tiny_months, tmp_path):
+    result = train(tiny_months, tmp_path / "m", "--val", "2021-01")
     assert result.returncode == 0, result.stderr
     assert "warning: validation month equals training month" in result.stderr
 
 
-def test_validating_on_an_earlier_month_is_a_warning(good_months, tmp_path):
-    result = train(good_months, tmp_path / "m", "--train", "2021-02", "--val", "2021-01")
+def test_validating_on_an_earlier_month_is_a_warning(tiny_months, tmp_path):
+    result = train(tiny_months, tmp_path / "m", "--train", "2021-02", "--val", "2021-01")
     assert result.returncode == 0, result.stderr
     assert (
         "warning: validation month 2021-01 is not after every training month (the last is "
@@ -194,12 +189,12 @@ def test_odd_but_valid_rows_are_counted_not_fatal(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
-def test_a_model_dir_that_cannot_be_written(good_months, tmp_path):
+def test_a_model_dir_that_cannot_be_written(tiny_months, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        assert_clean_failure(train(good_months, locked), "not writable")
+        assert_clean_failure(train(tiny_months, locked), "not writable")
     finally:
         locked.chmod(0o755)
 
@@ -218,18 +213,18 @@ def test_an_unwritable_model_dir_is_refused_before_any_work(monkeypatch, tmp_pat
 
 
 @pytest.mark.parametrize("rows", ["0", "-5", "999", "99999999999999999999"])
-def test_batch_rows_outside_their_range_are_refused_before_any_work(good_months, tmp_path, rows):
-    result = train(good_months, tmp_path / "m", "--batch-rows", rows)
+def test_batch_rows_outside_their_range_are_refused_before_any_work(tiny_months, tmp_path, rows):
+    result = train(tiny_months, tmp_path / "m", "--batch-rows", rows)
     assert_clean_failure(result, "--batch-rows must be from 1,000 to")
     assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.parametrize("rows", ["1000", str(1 << 30)])
-def test_batch_rows_at_their_edges_train(good_months, tmp_path, rows):
-    result = train(good_months, tmp_path / "m", "--batch-rows", rows)
+def test_batch_rows_at_their_edges_train(tiny_months, tmp_path, rows):
+    result = train(tiny_months, tmp_path / "m", "--batch-rows", rows)
     assert result.returncode == 0, result.stderr
 
 
-def test_a_range_of_missing_months_is_named_in_one_line(good_months, tmp_path):
-    result = train(good_months, tmp_path / "m", "--train", "2009-01..2020-12")
+def test_a_range_of_missing_months_is_named_in_one_line(tiny_months, tmp_path):
+    result = train(tiny_months, tmp_path / "m", "--train", "2009-01..2020-12")
     assert_clean_failure(result, "144 month files are not in", "and 138 more")

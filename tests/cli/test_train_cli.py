@@ -9,7 +9,7 @@ import pytest
 from ride_duration import load_model, read_metadata
 from ride_duration.errors import ModelFileError
 from ride_duration.files import sha256_file
-from tests.helpers import run_cli
+from tests.helpers import assert_clean_failure, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +90,27 @@ def test_tampered_model_is_refused_by_load_and_by_the_cli(trained, tmp_path):
     (tmp_path / "lin_reg.json").write_text((root / "models/lin_reg.json").read_text())
     with pytest.raises(ModelFileError, match="does not match"):
         load_model(target)
+    ride = ["--pu", "43", "--do", "151", "--distance", "1.8"]
+    assert_clean_failure(run_cli("predict", "--model", str(target), *ride), "does not match")
 
 
-def test_python_dash_m_and_console_script_agree(trained):
-    result = run_cli("train", "--help")
-    assert result.returncode == 0 and "--features" in result.stdout
+@pytest.mark.parametrize("args", [["train", "--help"], ["train", "--taxi", "purple"]])
+def test_python_dash_m_and_console_script_agree(args):
+    """``python -m ride_duration`` and the installed ``ride-duration`` script are one
+    command: the same output and the same exit code (0 for help, 2 for a bad argument)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("ride-duration")
+    assert script.is_file(), f"{script}: the console script is not installed"
+    ran = [
+        subprocess.run(command, capture_output=True, text=True, timeout=120)
+        for command in ([sys.executable, "-m", "ride_duration", *args], [str(script), *args])
+    ]
+    assert ran[0].returncode == ran[1].returncode == (0 if "--help" in args else 2)
+    assert ran[0].stdout == ran[1].stdout and ran[0].stderr == ran[1].stderr
+    assert ("--features" in ran[0].stdout) if "--help" in args else ("purple" in ran[0].stderr)
 
 
 def test_missing_month_is_one_line_exit_2(tmp_path):

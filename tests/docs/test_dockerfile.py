@@ -6,10 +6,10 @@ import re
 import shlex
 
 from ride_duration.cli import build_parser
-from ride_duration.cli.commands import DEFAULT_PORT, PORT_ENV, serve_port
-from ride_duration.config import PROJECT_ROOT
+from ride_duration.serving.options import DEFAULT_PORT, PORT_ENV, ServeOptions
+from tests.helpers import REPO
 
-DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
+DOCKERFILE = (REPO / "Dockerfile").read_text()
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -27,24 +27,25 @@ def test_a_pinned_slim_python_base_by_default():
 
 def test_what_it_copies_exists_or_is_made_by_make_train():
     made_by_train = {"models/lin_reg.bin", "models/lin_reg.json"}
-    ignored = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
     for kind, rest in instructions():
         if kind != "COPY":
             continue
         *sources, _ = shlex.split(rest)
         for source in sources:
-            assert source in made_by_train or (PROJECT_ROOT / source).exists(), source
+            assert source in made_by_train or (REPO / source).exists(), source
             assert f"!{source.rstrip('/')}" in [line.rstrip("/") for line in ignored], source
 
 
 def test_port_and_command_match_the_cli():
     steps = dict(instructions())
     serve_defaults = build_parser().parse_args(["serve"])
-    assert steps["EXPOSE"] == str(serve_port(serve_defaults.port)) == "9696"
+    port = ServeOptions(port=serve_defaults.port).validated().port
+    assert steps["EXPOSE"] == str(port) == "9696"
     command = shlex.split(steps["CMD"].replace('"', "").strip("[]").replace(",", " "))
     assert command[:2] == ["ride-duration", "serve"]
     args = build_parser().parse_args(command[1:])
-    assert args.host == "0.0.0.0" and serve_port(args.port) == 9696
+    assert args.host == "0.0.0.0" and ServeOptions(port=args.port).validated().port == 9696
     assert str(args.model) == "models/lin_reg.bin"
     check = steps["HEALTHCHECK"]
     assert "/health" in check and PORT_ENV in check and f"'{DEFAULT_PORT}'" in check
@@ -56,7 +57,7 @@ def test_runs_as_a_non_root_user_with_pinned_requirements():
     assert users and users[-1] not in ("root", "0")
     installs = [rest for kind, rest in steps if kind == "RUN" and "pip install" in rest]
     assert any("-r requirements-runtime.txt" in rest for rest in installs)
-    pins = (PROJECT_ROOT / "requirements-runtime.txt").read_text().splitlines()
+    pins = (REPO / "requirements-runtime.txt").read_text().splitlines()
     for line in pins:
         if line and not line.startswith("#"):
             assert re.fullmatch(r"[\w.-]+==[\w.]+(; .+)?", line), line
@@ -64,5 +65,5 @@ def test_runs_as_a_non_root_user_with_pinned_requirements():
 
 
 def test_make_docker_builds_this_dockerfile():
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^docker:.*\n\tdocker build -t ride-duration", makefile, re.M)

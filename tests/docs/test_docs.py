@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from ride_duration.config import FIGURES_DIR, PROJECT_ROOT
+from tests.helpers import REPO
 from tools import diagrams
 
 DOCS = ["README.md", "env_configuration.md"]
@@ -21,7 +21,7 @@ def slug(heading: str) -> str:
 
 @pytest.mark.parametrize("doc", DOCS)
 def test_relative_links_and_images_resolve(doc):
-    text = (PROJECT_ROOT / doc).read_text()
+    text = (REPO / doc).read_text()
     anchors = {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
     targets = LINK.findall(text)
     assert targets
@@ -30,26 +30,26 @@ def test_relative_links_and_images_resolve(doc):
             continue
         path, _, fragment = target.partition("#")
         if path:
-            assert (PROJECT_ROOT / path).exists(), f"{doc}: {target} does not exist"
+            assert (REPO / path).exists(), f"{doc}: {target} does not exist"
         elif fragment:
             assert fragment in anchors, f"{doc}: no heading for #{fragment}"
 
 
 def test_readme_gives_the_two_commands_first():
-    text = (PROJECT_ROOT / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     quickstart = text.split("## Quickstart", 1)[1].split("##", 1)[0]
     assert "make train" in quickstart and "make test" in quickstart
-    assert "make test" in (PROJECT_ROOT / ".ci/run").read_text()
+    assert "make test" in (REPO / ".ci/run").read_text()
 
 
 def test_devcontainer_parses_and_what_it_names_exists():
-    config = json.loads((PROJECT_ROOT / ".devcontainer/devcontainer.json").read_text())
+    config = json.loads((REPO / ".devcontainer/devcontainer.json").read_text())
     assert re.search(r":\d", config["image"]), "the image must be pinned to a version"
     # Jupyter, the MLflow UI (make mlflow-ui) and the service (ride-duration serve).
     assert {5000, 8888, 9696} <= set(config["forwardPorts"])
     extensions = config["customizations"]["vscode"]["extensions"]
     assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(extensions)
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
     for command in (config["updateContentCommand"], config["postCreateCommand"]):
         for word in command.split():
             if word.startswith("make"):
@@ -58,7 +58,7 @@ def test_devcontainer_parses_and_what_it_names_exists():
                 continue
             if "/" in word or word.endswith((".txt", ".toml", ".py")):
                 root = word.split("/", 1)[0]
-                assert root == ".venv" or (PROJECT_ROOT / word).exists(), word
+                assert root == ".venv" or (REPO / word).exists(), word
         if command.startswith("make "):
             target = command.split()[1]
             assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
@@ -81,24 +81,26 @@ def test_images_are_byte_for_byte_reproducible(tmp_path):
         assert width >= 600, name
         assert b"Software" not in data and b"Creation Time" not in data
         # The committed figures are exactly what `make images` draws.
-        assert (FIGURES_DIR / name).read_bytes() == data, f"images/{name} is stale: make images"
+        assert ((REPO / "images") / name).read_bytes() == data, (
+            f"images/{name} is stale: make images"
+        )
 
 
 def test_result_plots_are_committed():
     for name in ("duration_distribution.png", "prediction_vs_actual.png"):
-        width, _ = png_size((FIGURES_DIR / name).read_bytes())
+        width, _ = png_size(((REPO / "images") / name).read_bytes())
         assert width >= 600
 
 
 def test_make_mlflow_ui_serves_the_projects_store_on_loopback():
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
     recipe = makefile.split("\nmlflow-ui:", 1)[1].split("\n\n", 1)[0]
     assert "mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db" in recipe
     assert "--host 127.0.0.1 --port 5000" in recipe
 
 
 def test_the_maturity_section_says_what_each_level_takes():
-    text = (PROJECT_ROOT / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     stands = text.split("**Where this project stands", 1)[1].split("## Project layout", 1)[0]
     for command in ("train --track --register", "promote", "monitor", "retrain --month"):
         assert command in stands, command

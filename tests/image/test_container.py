@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from ride_duration import load_model
-from ride_duration.config import PROJECT_ROOT
-from tests.helpers import copy_months, train_with_cli
+from tests.helpers import REPO, copy_months, train_with_cli
 from tools import docker_image
 
 pytestmark = pytest.mark.image
@@ -38,8 +37,8 @@ def built(docker, tlc_dir, tmp_path_factory):
     it, and the lesson and rich models to mount."""
     context = tmp_path_factory.mktemp("image-context")
     for name in CONTEXT:
-        shutil.copy(PROJECT_ROOT / name, context / name)
-    shutil.copytree(PROJECT_ROOT / "src", context / "src", ignore=shutil.ignore_patterns("*.pyc"))
+        shutil.copy(REPO / name, context / name)
+    shutil.copytree(REPO / "src", context / "src", ignore=shutil.ignore_patterns("*.pyc"))
     data = copy_months(
         tlc_dir,
         context / "data",

@@ -7,12 +7,11 @@ import pickle
 import nbformat
 import pytest
 
-from ride_duration.config import NOTEBOOKS_DIR, PROJECT_ROOT
-from tests.helpers import copy_months, run_cli
+from tests.helpers import REPO, copy_months, run_cli
 
-LESSON = NOTEBOOKS_DIR / "duration_prediction.ipynb"
-HOMEWORK = NOTEBOOKS_DIR / "Homework_week1.ipynb"
-OPERATE = NOTEBOOKS_DIR / "operate.ipynb"
+LESSON = (REPO / "notebooks") / "duration_prediction.ipynb"
+HOMEWORK = (REPO / "notebooks") / "Homework_week1.ipynb"
+OPERATE = (REPO / "notebooks") / "operate.ipynb"
 HOMEWORK_MONTHS = ("green_tripdata_2023-01.parquet", "green_tripdata_2023-02.parquet")
 
 
@@ -224,7 +223,7 @@ def test_lesson_notebook_teaches_and_checks(lesson_dirs):
     assert (lesson_dirs / "models/rich_green_2021-01_2021-02.bin").is_file()
     assert "6.0638" in outputs  # rich's validation RMSE
     # The README shows these numbers too: they must be the ones the notebook computes.
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     for number in README_NUMBERS:
         assert number in readme and number in outputs, number
     assert any(

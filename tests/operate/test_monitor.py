@@ -79,7 +79,8 @@ def test_tracked_monitoring_goes_to_the_models_run(project, lesson):
     assert json.loads(result.stdout)["mlflow_run_id"] == lesson["mlflow_run_id"]
     client = project.client()
     history = client.get_metric_history(lesson["mlflow_run_id"], "monitor.rmse")
-    assert [(m.step, round(m.value, 4)) for m in history] == [(202102, 7.4808)]
+    # Months since 2009-01: consecutive months are consecutive steps, across years too.
+    assert [(m.step, round(m.value, 4)) for m in history] == [(145, 7.4808)]
     names = {a.path for a in client.list_artifacts(lesson["mlflow_run_id"], "monitoring")}
     assert names == {
         "monitoring/monitor_green_2021-02.json",
@@ -146,3 +147,29 @@ def test_a_month_with_no_ride_of_1_to_60_minutes(project, lesson, tmp_path):
     )
     assert_clean_failure(result, "lasts 1 to 60 minutes")
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_statistic_is_one_registry_entry(project, lesson):
+    """A statistic registered with its threshold shows in --help, the JSON and HTML reports,
+    the crossed thresholds (exit 3) and the model's MLflow metrics, with no other edit."""
+    from ride_duration.monitoring.statistics import STATISTICS, Statistic, register
+
+    def measure(comparison):
+        return {"": comparison.current.evaluation.rides / comparison.reference.evaluation.rides}
+
+    register(Statistic("ride_ratio", "rides of the month over the reference's", 2.0, measure))
+    try:
+        assert "--ride-ratio" in project.cli("monitor", "--help").stdout
+        result = monitor(project, "--month", "2021-02", "--track", "--json", "--ride-ratio", "0.5")
+        assert result.returncode == 3, result.stderr
+        answer = json.loads(result.stdout)
+        assert answer["crossed"] == ["ride_ratio: 0.838 > 0.5"]
+        (toy,) = [s for s in answer["statistics"] if s["statistic"] == "ride_ratio"]
+        assert toy["value"] == pytest.approx(61_921 / 73_908) and toy["limit"] == 0.5
+        assert answer["thresholds"]["ride_ratio"] == 0.5
+        html = (project.root / "reports" / "monitor_green_2021-02.html").read_text()
+        assert "ride_ratio" in html and "rides of the month over the reference" in html
+        run = project.client().get_run(lesson["mlflow_run_id"])
+        assert run.data.metrics["monitor.ride_ratio"] == pytest.approx(61_921 / 73_908)
+    finally:
+        del STATISTICS["ride_ratio"]

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from ride_duration.config import FIGURES_DIR
-from tests.helpers import assert_clean_failure
+from tests.helpers import REPO, assert_clean_failure
 from tests.operate.conftest import new_project
 
 MARCH = "green_tripdata_2021-03.parquet"
@@ -141,7 +140,7 @@ def test_backfill_over_the_shared_months(tlc_dir, tmp_path):
         if decision["action"] == "within thresholds":
             assert decision["crossed"] == [] and decision["challenger"] is None
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    committed = FIGURES_DIR / "retrain_backfill.png"
+    committed = (REPO / "images") / "retrain_backfill.png"
     assert figure.read_bytes() == committed.read_bytes(), (
         "images/retrain_backfill.png is stale: rerun the backfill with --figure "
         "images/retrain_backfill.png (README, Operate)"

@@ -111,7 +111,13 @@ def test_the_logged_model_predicts_what_load_model_predicts(project, tlc_dir, na
         quiet=True,
     )
     tracked = train_tracked(options, connect(project.uri))
-    pyfunc = mlflow.pyfunc.load_model(tracked.run.model_uri)
+    # As a user would: MLflow's own functions find the store through its process-wide URI.
+    saved = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(project.uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(tracked.run.model_uri)
+    finally:
+        mlflow.set_tracking_uri(saved)
     frame, rides = rides_frame(tlc_dir)
     pipeline = load_model(project.models / f"pyfunc_{name}.bin")
     features = feature_set(name)
@@ -126,10 +132,14 @@ def test_the_logged_model_predicts_what_load_model_predicts(project, tlc_dir, na
     ]
     expected = pipeline.predict(frame if name == "rich" else expected_input)
     np.testing.assert_allclose(pyfunc.predict(rides), expected, atol=1e-9, rtol=0)
+    if name == "rich":  # the feature dicts, made with the pipeline's own median, agree too
+        np.testing.assert_allclose(pipeline[1:].predict(expected_input), expected, atol=1e-9)
 
 
 def pipeline_median(pipeline):
-    step = pipeline.named_steps.get("rides")
+    from ride_duration.modeling.estimators import RIDES_STEP
+
+    step = pipeline.named_steps.get(RIDES_STEP)
     return getattr(step, "distance_median_", None)
 
 

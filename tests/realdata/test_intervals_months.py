@@ -57,13 +57,13 @@ def test_the_80_percent_interval_covers_78_to_82_percent_of_the_next_month(
     tlc_dir, features, months
 ):
     metrics = val_metrics(tlc_dir, features, *months)
-    assert metrics["interval_level"] == 0.8
-    assert 0.78 <= metrics["val_coverage"] <= 0.82, metrics["val_coverage"]
-    assert 8 < metrics["val_interval_width"] < 20
+    assert metrics.interval_level == 0.8
+    assert 0.78 <= metrics.val_coverage <= 0.82, metrics.val_coverage
+    assert 8 < metrics.val_interval_width < 20
 
 
 def test_streamed_training_learns_the_same_intervals(tlc_dir):
     whole = val_metrics(tlc_dir, "rich", "2021-01", "2021-02")
     streamed = val_metrics(tlc_dir, "rich", "2021-01", "2021-02", batch_rows=20_000)
-    assert streamed["val_coverage"] == pytest.approx(whole["val_coverage"], abs=1e-12)
-    assert streamed["val_interval_width"] == pytest.approx(whole["val_interval_width"], abs=1e-6)
+    assert streamed.val_coverage == pytest.approx(whole.val_coverage, abs=1e-12)
+    assert streamed.val_interval_width == pytest.approx(whole.val_interval_width, abs=1e-6)

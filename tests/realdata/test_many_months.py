@@ -9,9 +9,10 @@ from sklearn.linear_model import LinearRegression, Ridge
 
 from ride_duration import load_model, read_metadata
 from ride_duration.data.dataset import load_prepared, parse_months
+from ride_duration.data.months import month_spec
 from ride_duration.errors import RideDurationError
 from ride_duration.files import sha256_file
-from ride_duration.modeling.train import TrainOptions, month_spec, train
+from ride_duration.modeling.train import TrainOptions, train
 from tests.helpers import assert_clean_failure, copy_months, run_cli
 
 FILES = [f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3)]
@@ -36,7 +37,7 @@ def concatenated(data, months):
 @pytest.mark.parametrize("model", ["linear", "ridge"])
 def test_two_months_give_the_optimum_of_their_concatenation(data, tmp_path, model):
     result = run(data, tmp_path, train_month="2021-01,2021-02", val_month="2021-03", model=model)
-    assert result.metrics["n_train"] == 135_829
+    assert result.metrics.n_train == 135_829
     assert result.metadata["train_months"] == ["2021-01", "2021-02"]
     assert [i["sha256"] for i in result.metadata["inputs"]] == [
         sha256_file(data / f) for f in FILES
@@ -65,15 +66,15 @@ def test_two_months_give_the_optimum_of_their_concatenation(data, tmp_path, mode
         if model == "linear"
         else Ridge(alpha=1.0, solver="sparse_cg", tol=1e-12)
     ).fit(matrix, y)
-    assert result.metrics["train_rmse"] == pytest.approx(
+    assert result.metrics.train_rmse == pytest.approx(
         rmse(reference.predict(matrix), y), abs=1e-6
     )
-    assert result.metrics["train_rmse"] <= rmse(reference.predict(matrix), y) + 1e-12
+    assert result.metrics.train_rmse <= rmse(reference.predict(matrix), y) + 1e-12
     val = vectorizer.transform(val_dicts)
-    assert result.metrics["val_rmse"] == pytest.approx(
+    assert result.metrics.val_rmse == pytest.approx(
         rmse(reference.predict(val), y_val), abs=1e-5
     )
-    assert result.metrics["val_rmse"] == pytest.approx(
+    assert result.metrics.val_rmse == pytest.approx(
         rmse(pipeline.predict(val_dicts), y_val), abs=1e-12
     )
 
@@ -83,9 +84,9 @@ def test_a_month_in_small_batches_gives_the_one_shot_numbers(data, tmp_path, fea
     whole = run(data, tmp_path / "whole", features=features)
     pieces = run(data, tmp_path / "pieces", features=features, batch_rows=5_000)
     for key in ("n_train", "n_val", "n_features"):
-        assert pieces.metrics[key] == whole.metrics[key]
+        assert getattr(pieces.metrics, key) == getattr(whole.metrics, key)
     for key in ("train_rmse", "val_rmse", "baseline_rmse"):
-        assert pieces.metrics[key] == pytest.approx(whole.metrics[key], abs=1e-9)
+        assert getattr(pieces.metrics, key) == pytest.approx(getattr(whole.metrics, key), abs=1e-9)
     assert pieces.reports == whole.reports  # every data rule counted the same
     assert pieces.model.feature_names == whole.model.feature_names
     np.testing.assert_allclose(pieces.model.coef, whole.model.coef, atol=1e-8)
@@ -113,8 +114,8 @@ def test_dask_gives_the_local_engines_numbers(data, tmp_path, cluster, features)
         data, tmp_path / "dask", engine="dask", scheduler=cluster.scheduler_address, **options
     )
     for key in ("train_rmse", "val_rmse", "baseline_rmse"):
-        assert remote.metrics[key] == pytest.approx(local.metrics[key], abs=1e-9)
-    assert remote.metrics["n_train"] == local.metrics["n_train"] == 135_829
+        assert getattr(remote.metrics, key) == pytest.approx(getattr(local.metrics, key), abs=1e-9)
+    assert remote.metrics.n_train == local.metrics.n_train == 135_829
     np.testing.assert_allclose(remote.model.coef, local.model.coef, atol=1e-9)
     assert read_metadata(remote.model_path)["train_month"] == "2021-01..2021-02"
 

@@ -43,11 +43,11 @@ def rich_lesson_model(tlc_dir, tmp_path_factory):
 
 def test_rich_on_the_lesson_months_matches_the_courses_xgboost(rich_lesson_model):
     metrics = rich_lesson_model.metrics
-    assert (metrics["n_train"], metrics["n_val"]) == (73908, 61921)
-    assert metrics["val_rmse"] <= TARGETS[("2021-01", "2021-02")]
+    assert (metrics.n_train, metrics.n_val) == (73908, 61921)
+    assert metrics.val_rmse <= TARGETS[("2021-01", "2021-02")]
     assert rich_lesson_model.metadata["model"]["params"] == {"alpha": 3.0}
     # The distance rule gives distance its weight back (the lesson model's is ~0.00003).
-    assert metrics["distance_weight"] > 0.5
+    assert metrics.distance_weight > 0.5
 
 
 def test_rich_is_at_the_optimum_of_its_objective(tlc_dir, rich_lesson_model):
@@ -69,8 +69,8 @@ def test_saved_rich_model_scores_raw_rides_as_score_month_does(tlc_dir, rich_les
     path = rich_lesson_model.model_path
     scored = score_month(path, "green", "2021-02", tlc_dir, keep_predictions=True)
     rides = prepared(tlc_dir, "2021-02")[list(RAW_COLUMNS)]
-    np.testing.assert_allclose(load_model(path).predict(rides), scored["predicted"], atol=1e-9)
-    assert scored["rmse"] == pytest.approx(rich_lesson_model.metrics["val_rmse"], abs=1e-12)
+    np.testing.assert_allclose(load_model(path).predict(rides), scored.predicted, atol=1e-9)
+    assert scored.evaluation.rmse == pytest.approx(rich_lesson_model.metrics.val_rmse, abs=1e-12)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids="->".join)

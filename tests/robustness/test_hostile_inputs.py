@@ -274,11 +274,12 @@ def test_a_base_url_that_is_not_http_is_refused_before_any_request(tmp_path, url
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40) | st.from_regex(r"https?://[^/]{0,20}(/.{0,10})?", fullmatch=True))
 def test_any_base_url_is_accepted_or_refused_in_one_line(url):
-    from ride_duration.data.download import DownloadError, check_base_url, month_url
+    from ride_duration.data.download import month_url
+    from ride_duration.uris import AddressError, check_base_url
 
     try:
         checked = check_base_url(url)
-    except DownloadError as exc:
+    except AddressError as exc:
         assert "\n" not in str(exc).replace(repr(url), "")
         return
     assert month_url("green", "2021-01", checked).startswith(checked + "/trip-data/")

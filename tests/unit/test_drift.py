@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ride_duration.operate.drift import counts_of, jensen_shannon, normed_wasserstein, psi
-from ride_duration.operate.monitor import Sample, Thresholds, crossed, hour_of_week, per_day
-from ride_duration.operate.retrain import month_spans
+from ride_duration.data.months import month_spans
+from ride_duration.modeling.evaluate import Evaluation, daily_errors
+from ride_duration.monitoring.drift import counts_of, jensen_shannon, normed_wasserstein, psi
+from ride_duration.monitoring.monitor import measure
+from ride_duration.monitoring.sample import hour_of_week
+from ride_duration.monitoring.statistics import Thresholds
 
 
 def test_the_normed_wasserstein_distance_is_in_units_of_the_reference_spread():
@@ -47,36 +50,39 @@ def test_hour_of_the_week_starts_on_monday():
 
 
 def test_errors_per_day_leave_out_rides_outside_the_month():
-    frame = pd.DataFrame(
-        {
-            "pickup_datetime": pd.to_datetime(
-                ["2021-02-01 08:00", "2021-02-01 09:00", "2021-02-28 23:00", "2021-03-01 00:30"]
-            ),
-            "duration": [10.0, 20.0, 5.0, 7.0],
-        }
-    )
-    days = per_day(Sample(frame, np.array([12.0, 16.0, 5.0, 0.0]), None), "2021-02")
+    pickup = pd.to_datetime(
+        ["2021-02-01 08:00", "2021-02-01 09:00", "2021-02-28 23:00", "2021-03-01 00:30"]
+    ).to_numpy()
+    error = np.array([10.0, 20.0, 5.0, 7.0]) - np.array([12.0, 16.0, 5.0, 0.0])
+    days = Evaluation(days=daily_errors(pickup, error)).per_day("2021-02")
     assert len(days) == 28
-    assert days[0] == {"date": "2021-02-01", "rides": 2, "rmse": math.sqrt(10), "mae": 3.0}
-    assert days[27]["rides"] == 1 and days[27]["rmse"] == 0
-    assert days[1] == {"date": "2021-02-02", "rides": 0, "rmse": None, "mae": None}
+    date, first = days[0]
+    assert (date, first.rides, first.rmse, first.mae) == ("2021-02-01", 2, math.sqrt(10), 3.0)
+    assert days[27][1].rides == 1 and days[27][1].rmse == 0
+    assert days[1][0] == "2021-02-02" and days[1][1].rides == 0
+    assert days[1][1].rmse is None and days[1][1].mae is None
 
 
-def result_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missing=0.0):
-    numbers = {"wasserstein_normed": 0.0}
-    return {
-        "current": {"rmse": rmse},
-        "reference": {"val_rmse": 7.0},
-        "drift": {
-            "prediction": {"wasserstein_normed": prediction},
-            "duration": {"wasserstein_normed": duration},
-            "trip_distance": numbers,
-            "PULocationID": {"psi": psi_value},
-            "DOLocationID": {"psi": 0.0},
-            "hour_of_week": {"psi": 0.0},
+def comparison_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missing=0.0):
+    """What the statistics read of a comparison, with the numbers worked out beforehand."""
+    from types import SimpleNamespace as Of
+
+    def number(value):
+        return Of(wasserstein_normed=value)
+
+    return Of(
+        live=False,
+        val_rmse=7.0,
+        current=Of(evaluation=Of(rmse=rmse)),
+        numbers={
+            "prediction": number(prediction),
+            "duration": number(duration),
+            "trip_distance": number(0.0),
         },
-        "missing": {"reference": {"trip_distance": 0.01}, "current": {"trip_distance": missing}},
-    }
+        categories={"PULocationID": Of(psi=psi_value), "DOLocationID": Of(psi=0.0)}
+        | {"hour_of_week": Of(psi=0.0)},
+        missing={"reference": {"trip_distance": 0.01}, "current": {"trip_distance": missing}},
+    )
 
 
 @pytest.mark.parametrize(
@@ -92,7 +98,8 @@ def result_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missing=0
     ],
 )
 def test_each_threshold_is_crossed_by_its_own_number(change, expected):
-    assert crossed(result_with(**change), Thresholds()) == expected
+    measured = measure(comparison_with(**change), Thresholds())
+    assert [m.line() for m in measured if m.crossed] == expected
 
 
 def test_months_are_written_as_spans():
@@ -107,7 +114,7 @@ def test_months_are_written_as_spans():
 def test_the_counted_wasserstein_distance_is_scipys_on_rounded_values():
     from scipy.stats import wasserstein_distance
 
-    from ride_duration.operate.drift import GRID, wasserstein
+    from ride_duration.monitoring.drift import GRID, wasserstein
 
     rng = np.random.default_rng(1)
     u, v = rng.gamma(2, 8, 20_000), rng.gamma(2.2, 8, 15_000) - 3

@@ -10,9 +10,9 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
-from ride_duration.config import PROJECT_ROOT
 from ride_duration.modeling.estimators import build_pipeline, fitted_regressor, fitted_vectorizer
 from ride_duration.modeling.train import rmse
+from tests.helpers import REPO
 
 DICTS = [{"a": "x", "d": 1.0}, {"a": "y", "d": 2.0}, {"a": "x", "d": 4.0}, {"a": "z", "d": 0.5}]
 Y = [1.0, 2.0, 3.5, 0.7]
@@ -51,7 +51,7 @@ def test_the_vectorizer_is_dictvectorizers_fit():
 
 
 def test_no_pickle_is_written_by_hand():
-    source = "\n".join(p.read_text() for p in (PROJECT_ROOT / "src").rglob("*.py"))
+    source = "\n".join(p.read_text() for p in (REPO / "src").rglob("*.py"))
     for forbidden in ("_Pickler", "STACK_GLOBAL", "__reduce_ex__", "_sklearn_version"):
         assert forbidden not in source, forbidden
 

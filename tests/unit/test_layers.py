@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ride_duration.config import PROJECT_ROOT
+from tests.helpers import REPO
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -24,14 +24,14 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_layers_hold():
-    result = lint_imports(PROJECT_ROOT)
+    result = lint_imports(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
 
 
 def test_a_lower_layer_importing_a_higher_one_breaks_the_contract(tmp_path):
-    shutil.copytree(PROJECT_ROOT / "src" / "ride_duration", tmp_path / "src" / "ride_duration")
-    shutil.copyfile(PROJECT_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(REPO / "src" / "ride_duration", tmp_path / "src" / "ride_duration")
+    shutil.copyfile(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     dataset = tmp_path / "src" / "ride_duration" / "data" / "dataset.py"
     dataset.write_text(dataset.read_text() + "\nfrom ..modeling import train  # noqa\n")
     result = lint_imports(tmp_path)

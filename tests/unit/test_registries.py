@@ -44,7 +44,7 @@ def test_a_feature_set_registered_in_one_place_trains_predicts_and_serves(toy_se
     )
 
     scored = score_month(result.model_path, "green", "2021-02", tiny_months)
-    assert scored["rmse"] == pytest.approx(result.metrics["val_rmse"], abs=1e-9)
+    assert scored.evaluation.rmse == pytest.approx(result.metrics.val_rmse, abs=1e-9)
 
     pipeline = load_model(result.model_path)
     ride = {"PULocationID": 2, "DOLocationID": 5, "trip_distance": 3.3}

@@ -1,11 +1,11 @@
-"""The ``ride-duration`` subcommands' handlers: each calls the package's functions and prints
-what they return (tables are formatted in ``reports.tables``)."""
+"""The ``ride-duration`` subcommands' handlers: each builds the library's options from the
+arguments, calls the package's functions and prints what they return (tables are formatted
+in ``reports.tables``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -15,82 +15,22 @@ from ..reports import tables
 PROG = "ride-duration"
 
 
-PORT_ENV = "RIDE_DURATION_PORT"
-DEFAULT_PORT = 9696
-
-
-def serve_port(given: int | None) -> int:
-    """--port, else $RIDE_DURATION_PORT (which the image's health check reads too), else 9696."""
-    if given is not None:
-        return given
-    text = os.environ.get(PORT_ENV, "")
-    if not text:
-        return DEFAULT_PORT
-    if not text.isdigit():
-        raise RideDurationError(f"${PORT_ENV} must be a port number, not {text!r}")
-    return int(text)
-
-
 def run_serve(args: argparse.Namespace) -> int:
-    import shutil
-    import socket
-    import tempfile
+    from ..serving.options import ServeOptions
+    from ..serving.server import serve
 
-    from ..serving.service import FOLDER_ENV, MODEL_ENV, POLL_ENV, snapshot_model
-
-    args.port = serve_port(args.port)
-    if not 0 <= args.port <= 65535 or args.workers < 1:
-        raise RideDurationError("--port must be 0 to 65535 and --workers at least 1")
-    if not 0 < args.poll_seconds <= 3600:
-        raise RideDurationError("--poll-seconds must be more than 0 and at most 3600")
-    # The model is checked here, before any port is bound. A file is copied, and every worker
-    # serves this checked copy: a model replaced on disk while the service runs (or while its
-    # workers start) changes nothing until the next start. A registered model's alias is
-    # resolved here (so a wrong name or an unreachable registry stops the start), then
-    # followed by every worker.
-    folder = Path(tempfile.mkdtemp(prefix="ride-duration-serve-"))
-    try:
-        if str(args.model).startswith("models:/"):
-            _check_registered(args, folder)
-            os.environ |= {
-                MODEL_ENV: str(args.model),
-                POLL_ENV: str(args.poll_seconds),
-                FOLDER_ENV: str(folder),
-            }
-        else:
-            os.environ[MODEL_ENV] = str(snapshot_model(args.model, folder))
-        try:
-            with socket.create_server((args.host, args.port)):
-                pass
-        except OSError as exc:
-            raise RideDurationError(
-                f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
-            ) from None
-        import uvicorn
-
-        uvicorn.run(
-            "ride_duration.serving.service:app_from_environment",
-            factory=True,
+    serve(
+        ServeOptions(
+            model=str(args.model),
             host=args.host,
             port=args.port,
             workers=args.workers,
+            poll_seconds=args.poll_seconds,
+            tracking_uri=args.tracking_uri,
             access_log=not args.no_access_log,
-            log_level="info",
         )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    )
     return 0
-
-
-def _check_registered(args: argparse.Namespace, folder: Path) -> None:
-    """Resolve a models:/ URI and load its version once, so that a wrong name, a missing
-    alias or an unreachable registry stops the start with one line; workers find the
-    registry through MLFLOW_TRACKING_URI."""
-    from ..serving.source import RegistrySource
-    from ..tracking.store import TRACKING_URI_ENV
-
-    source = RegistrySource(str(args.model), args.tracking_uri, folder / "check", 0)
-    os.environ[TRACKING_URI_ENV] = source.store.uri
 
 
 def draw_to_files() -> None:
@@ -108,7 +48,7 @@ def tracking_store(args: argparse.Namespace, flag: str = "--track"):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..modeling.train import TrainOptions
+    from ..modeling.options import TrainOptions
     from ..operate.training import train_tracked
 
     options = TrainOptions(
@@ -144,11 +84,12 @@ def run_train(args: argparse.Namespace) -> int:
     result = tracked.result
     for note in result.warnings:
         print(f"{PROG}: warning: {note}", file=sys.stderr)
+    metrics = result.metrics.as_dict()
     if args.json:
-        document = {**result.metrics, "model_path": str(result.model_path), "rows": result.reports}
+        document = {**metrics, "model_path": str(result.model_path), "rows": result.reports}
         print(json.dumps(document | tracked.summary()))
         return 0
-    print(tables.train_report(result.metadata, result.metrics, result.reports, result.model_path))
+    print(tables.train_report(result.metadata, metrics, result.reports, result.model_path))
     if tracked.run:
         print(f"tracked: MLflow run {tracked.run.run_id} in {store.uri}")
     if tracked.version:
@@ -169,16 +110,14 @@ def run_promote(args: argparse.Namespace) -> int:
 
 
 def run_homework(args: argparse.Namespace) -> int:
-    from ..reports.homework import COHORTS, answer_table, answers
+    from ..reports.homework import answer_table, answers, chosen
 
-    cohort = COHORTS.get(args.cohort)
-    train_month = args.train or (cohort.train_month if cohort else "2023-01")
-    val_month = args.val or (cohort.val_month if cohort else "2023-02")
-    warn_month_order(train_month, val_month)
+    data = chosen(args.cohort, args.taxi, args.train, args.val)
+    warn_month_order(data.train_month, data.val_month)
     result = answers(
-        args.taxi or (cohort.taxi if cohort else "yellow"),
-        train_month,
-        val_month,
+        data.taxi,
+        data.train_month,
+        data.val_month,
         args.data_dir,
         cohort=args.cohort,
         offline=args.offline,
@@ -193,7 +132,8 @@ def run_homework(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..data.dataset import check_taxi, load_months, parse_months
+    from ..data.months import check_taxi, parse_months
+    from ..data.prepare import load_months
     from ..modeling.compare import compare_models
 
     taxi, specs = check_taxi(args.taxi), [args.train, args.val]
@@ -214,29 +154,24 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def ensure_months(args: argparse.Namespace, taxi: str, months: list[str]) -> None:
     """Every month on disk, as the command's download options say (each month once)."""
-    from ..data.download import ensure_month
+    from ..data.download import ensure_months
 
-    for month in dict.fromkeys(months):
-        ensure_month(
-            taxi,
-            month,
-            args.data_dir,
-            base_url=args.base_url,
-            offline=args.offline,
-            quiet=args.quiet,
-        )
+    ensure_months(
+        taxi, months, args.data_dir, base_url=args.base_url, offline=args.offline, quiet=args.quiet
+    )
 
 
 def warn_month_order(train: str, val: str) -> None:
-    from ..data.dataset import month_order_note, parse_months
+    from ..data.months import month_order_note, parse_months
 
     if note := month_order_note(parse_months(train), parse_months(val)):
         print(f"{PROG}: warning: {note}", file=sys.stderr)
 
 
 def run_plots(args: argparse.Namespace) -> int:
-    from ..reports.plots import model_figures
+    from ..reports.plots import check_figures_dir, model_figures
 
+    check_figures_dir(args.out, [args.model])
     draw_to_files()
     for path in model_figures(args.model, args.data_dir, args.out):
         print(path)
@@ -260,38 +195,30 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def _predict_month(args: argparse.Namespace) -> tuple[dict, str]:
-    from ..data.dataset import month_path
-    from ..data.download import ensure_month
+    from ..data.months import check_taxi
     from ..modeling import predict
 
+    taxi = check_taxi(args.taxi)
     if args.output:
-        scored = month_path(args.taxi, args.month, args.data_dir)
-        predict.check_output(args.output, [scored, Path(args.model)])
-    ensure_month(
-        args.taxi,
-        args.month,
-        args.data_dir,
-        base_url=args.base_url,
-        offline=args.offline,
-        quiet=args.quiet,
+        predict.check_predictions_output(
+            args.output, Path(args.model), taxi, args.month, args.data_dir
+        )
+    ensure_months(args, taxi, [args.month])
+    score = predict.score_month(
+        args.model, taxi, args.month, args.data_dir, output=args.output, level=args.level
     )
-    result = predict.score_month(
-        args.model, args.taxi, args.month, args.data_dir, output=args.output, level=args.level
-    )
-    text = (
-        f"{result['taxi']} {result['month']}: RMSE {result['rmse']:.4f} min "
-        f"on {result['n_rows']:,} rides"
-    )
-    if "coverage" in result:
+    scored = score.evaluation
+    text = f"{taxi} {score.month}: RMSE {scored.rmse:.4f} min on {scored.rides:,} rides"
+    if scored.coverage is not None:
         text += (
-            f"; {args.level:.0%} intervals cover {result['coverage']:.1%} "
-            f"(mean width {result['mean_width']:.1f} min)"
+            f"; {args.level:.0%} intervals cover {scored.coverage:.1%} "
+            f"(mean width {scored.mean_width:.1f} min)"
         )
     else:
         _warn_no_intervals()
     if args.output:
-        text += f"; predictions written to {result['output']}"
-    return result, text
+        text += f"; predictions written to {score.output}"
+    return score.as_dict(), text
 
 
 def _predict_ride(args: argparse.Namespace) -> tuple[dict, str]:
@@ -323,8 +250,8 @@ def _warn_no_intervals() -> None:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from ..data import download
-    from ..data.dataset import check_taxi, parse_month
+    from ..data import download, manifest
+    from ..data.months import check_taxi, parse_month
 
     if not (args.month or args.zones or args.verify):
         raise RideDurationError("say what to fetch: --month YYYY-MM, --zones or --verify")
@@ -339,12 +266,12 @@ def run_download(args: argparse.Namespace) -> int:
     if args.zones:
         print(download.ensure_zones(args.data_dir, base_url=args.base_url, quiet=args.quiet))
     if args.verify:
-        results = download.verify(args.data_dir)
+        results = manifest.verify(args.data_dir)
         for name, status in results:
             print(f"{status:<8} {name}")
         bad = [name for name, status in results if status != "ok"]
         if not results:
-            print(f"no downloads recorded in {args.data_dir / download.MANIFEST_FILE}")
+            print(f"no downloads recorded in {args.data_dir / manifest.MANIFEST_FILE}")
         if bad:
             raise RideDurationError(
                 f"{len(bad)} file(s) changed, corrupt or missing: {', '.join(bad)}"

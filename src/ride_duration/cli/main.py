@@ -24,6 +24,9 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+HANDLED = (signal.SIGTERM, signal.SIGHUP)
+
+
 def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
@@ -34,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     parser = build_parser()
     args = parser.parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupted)
+    # Handled as Ctrl-C is; restored on return, for callers that run main() in-process.
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in HANDLED}
     try:
         return args.handler(args)
     except (RideDurationError, OSError) as exc:
@@ -49,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"{PROG}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         return 128 + signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _describe(exc: Exception) -> str:

@@ -15,51 +15,56 @@ ALERT = 3  # a threshold was crossed: the exit code schedulers react to
 
 
 def thresholds(args: argparse.Namespace):
-    from ..operate.monitor import Thresholds
+    """The thresholds the flags give (each parsed and checked by its statistic), the
+    defaults for the rest."""
+    from ..monitoring.statistics import STATISTICS, Thresholds
 
-    given = {name: getattr(args, name) for name in Thresholds.names()}
-    for name, value in given.items():
-        if not value > 0:
-            raise RideDurationError(f"--{name.replace('_', '-')} must be positive, not {value}")
-    return Thresholds(**given)
+    given = {
+        name: statistic.parse(getattr(args, name))
+        for name, statistic in STATISTICS.items()
+        if getattr(args, name, None) is not None
+    }
+    return Thresholds(**given).validated()
 
 
 def run_monitor(args: argparse.Namespace) -> int:
-    from ..data.dataset import check_taxi, parse_month
+    from ..data.months import check_taxi, parse_month
+    from ..monitoring.monitor import check_model_taxi, monitor, needed_months
     from ..operate.models import open_model
-    from ..operate.monitor import check_model_taxi, monitor, needed_months
     from ..operate.tracked import file_report
+    from ..reports.monitoring import check_reports_dir
 
-    draw_to_files()
     month, limits = parse_month(args.month), thresholds(args)
+    draw_to_files()
     store = tracking_store(args) if args.track else None
     with tempfile.TemporaryDirectory(prefix="ride-duration-monitor-") as folder:
         named = open_model(args.model, Path(folder), args.tracking_uri, store)
         taxi = check_taxi(args.taxi or named.metadata["taxi"])
         check_model_taxi(named.metadata, taxi, named.label)  # before any month is fetched
+        check_reports_dir(args.reports_dir, taxi, month)
         ensure_months(args, taxi, needed_months(named.metadata, month))
-        result = monitor(named.path, month, args.data_dir, taxi, limits)
+        result = monitor(named.path, month, args.data_dir, taxi, limits, named.label)
         files, run_id = file_report(result, named, args.reports_dir, store)
-        if store is not None:
-            result["mlflow_run_id"] = run_id
-            if run_id is None:
-                warn(f"no MLflow run in {store.uri} logged this model: the report is all")
+    if store is not None and run_id is None:
+        warn(f"no MLflow run in {store.uri} logged this model: the report is all")
     if args.json:
-        print(json.dumps({k: v for k, v in result.items() if k not in ("drift", "per_day")}))
+        document = {k: v for k, v in result.as_dict().items() if k not in ("drift", "per_day")}
+        if store is not None:
+            document["mlflow_run_id"] = run_id
+        print(json.dumps(document))
     else:
         print(monitor_summary(result, files))
-    return ALERT if result["crossed"] else 0
+    return ALERT if result.crossed else 0
 
 
-def monitor_summary(result: dict, files) -> str:
-    current, reference = result["current"], result["reference"]
+def monitor_summary(result, files) -> str:
+    current, model = result.current, result.model
     lines = [
-        f"{result['taxi']} {result['month']} with {result['model']['label']}: RMSE "
-        f"{current['rmse']:.4f} min (validation {reference['val_rmse']:.4f}), MAE "
-        f"{current['mae']:.4f}, on {current['rides']:,} rides",
+        f"{result.taxi} {result.month} with {model.label}: RMSE {current.rmse:.4f} min "
+        f"(validation {model.val_rmse:.4f}), MAE {current.mae:.4f}, on {current.rides:,} rides",
     ]
-    if result["crossed"]:
-        lines.append("thresholds crossed: " + "; ".join(result["crossed"]))
+    if result.crossed:
+        lines.append("thresholds crossed: " + "; ".join(result.crossed))
     else:
         lines.append("within every threshold")
     lines.append("report: " + ", ".join(str(f) for f in files))
@@ -71,16 +76,13 @@ def warn(text: str) -> None:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    from ..data.dataset import check_taxi, parse_month, parse_months
+    from ..data.months import parse_month, parse_months
     from ..operate.retrain import Retrain, backfill, retrain
 
-    draw_to_files()
     if bool(args.month) == bool(args.backfill):
         raise RideDurationError("give --month YYYY-MM (one step) or --backfill A..B (the loop)")
-    if not 1 <= args.window <= 120:
-        raise RideDurationError(f"--window must be 1 to 120 months, not {args.window}")
     options = Retrain(
-        taxi=check_taxi(args.taxi),
+        taxi=args.taxi,
         data_dir=args.data_dir,
         model_dir=args.model_dir,
         reports_dir=args.reports_dir,
@@ -89,36 +91,50 @@ def run_retrain(args: argparse.Namespace) -> int:
         limits=thresholds(args),
         registered_model=args.registered_model,
         features=args.features,
-    )
+    ).validated()
     months = [parse_month(args.month)] if args.month else parse_months(args.backfill)
+    figures = _figure_paths(args, options, months) if args.backfill else []
+    draw_to_files()
     store = tracking_store(args, "retrain")
     if args.month:
         ensure_months(args, options.taxi, months)
         decisions, skipped = [retrain(store, months[0], options)], []
     else:
         decisions, skipped = backfill(store, args.backfill, options)
-    figure = _backfill_figure(args, options, decisions, skipped) if args.backfill else None
+    if figures:
+        figures = _backfill_figure(options, decisions, skipped, figures)
     if args.json:
         document = {"decisions": [d.as_dict() for d in decisions], "skipped": skipped}
-        print(json.dumps(document | ({"figure": [str(f) for f in figure]} if figure else {})))
+        print(json.dumps(document | ({"figure": [str(f) for f in figures]} if figures else {})))
         return 0
     for decision in decisions:
         print(decision.line())
     if skipped:
         print(f"skipped: {', '.join(skipped)}")
-    if figure:
-        print("figure: " + ", ".join(str(f) for f in figure))
+    if figures:
+        print("figure: " + ", ".join(str(f) for f in figures))
     return 0
 
 
-def _backfill_figure(args, options, decisions, skipped) -> list[Path]:
+def _figure_paths(args, options, months: list[str]) -> list[Path]:
+    """Where the backfill's figure goes (the reports folder, and --figure): checked before
+    any month is retrained (``files.check_output``)."""
+    from ..files import check_output
+
+    first, last = months[0], months[-1]
+    paths = [options.reports_dir / f"backfill_{options.taxi}_{first}_{last}.png"]
+    if options.reports_dir.is_dir():
+        check_output(paths[0], "--reports-dir", (".png",))
+    if args.figure:
+        paths.append(check_output(args.figure, "--figure", (".png",)))
+    return paths
+
+
+def _backfill_figure(options, decisions, skipped, paths: list[Path]) -> list[Path]:
     from ..reports.monitoring import backfill_figure
     from ..reports.plots import save
 
     first, last = decisions[0].month, decisions[-1].month
     title = f"Retraining {options.taxi} {first}..{last}: the champion on each new month"
     figure = backfill_figure(decisions, skipped, title)
-    paths = [save(figure, options.reports_dir / f"backfill_{options.taxi}_{first}_{last}.png")]
-    if args.figure:
-        paths.append(save(figure, args.figure))
-    return paths
+    return [save(figure, path) for path in paths]

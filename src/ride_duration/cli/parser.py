@@ -1,15 +1,29 @@
 """The ``ride-duration`` command line's arguments: one function per subcommand, each naming
-its handler in ``commands``."""
+its handler. Defaults come from the library (the options types and registries), so that
+``--help`` shows what a library caller gets; checks beyond a value's type are the library's
+too (each options type's ``validated()``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..config import DATA_DIR, FIGURES_DIR, MODELS_DIR, REPORTS_DIR, TAXI_TYPES
+from ..config import DATA_DIR, FIGURES_DIR, MODELS_DIR, TAXI_TYPES
+from ..modeling.intervals import LEVEL
+from ..modeling.options import BATCH_ROWS, TrainOptions
+from ..tracking.store import EXPERIMENT, REGISTERED_MODEL
 from . import commands as handlers
-from . import operate as operating
 from .commands import PROG
+
+TRAIN = TrainOptions()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``prog: error: ...``) and exit code 2: the
+    usage it would print first is what ``--help`` is for."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -52,15 +66,22 @@ def _add_model_file(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--model", type=Path, default=MODELS_DIR / "lin_reg.bin", help=help)
 
 
-def _add_months(parser: argparse.ArgumentParser, train: str, val: str, taxi: str) -> None:
-    parser.add_argument("--taxi", default=taxi, help=f"{{{','.join(TAXI_TYPES)}}} (default {taxi})")
+def _add_taxi(parser: argparse.ArgumentParser, default: str | None, what: str = "") -> None:
+    shown = f"default {default}" if default else what
+    parser.add_argument("--taxi", default=default, help=f"{{{','.join(TAXI_TYPES)}}} ({shown})")
+
+
+def _add_months(parser: argparse.ArgumentParser) -> None:
+    _add_taxi(parser, TRAIN.taxi)
     months = "a month, a list (2023-01,2023-02) or a range (2023-01..2023-12)"
-    parser.add_argument(
-        "--train", default=train, metavar="MONTHS", help=f"training {months} (default {train})"
-    )
-    parser.add_argument(
-        "--val", default=val, metavar="MONTHS", help=f"validation {months} (default {val})"
-    )
+    for flag, default in (("train", TRAIN.train_month), ("val", TRAIN.val_month)):
+        role = "training" if flag == "train" else "validation"
+        parser.add_argument(
+            f"--{flag}",
+            default=default,
+            metavar="MONTHS",
+            help=f"{role} {months} (default {default})",
+        )
 
 
 def _add_features(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +89,10 @@ def _add_features(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--features",
-        default="lesson",
+        default=TRAIN.features,
         choices=list(FEATURE_SETS),
         help="; ".join(f"{s.name}: {s.description}" for s in FEATURE_SETS.values())
-        + " (default lesson)",
+        + f" (default {TRAIN.features})",
     )
 
 
@@ -86,9 +107,9 @@ def _add_tracking(parser: argparse.ArgumentParser, register: bool = False) -> No
     if register:
         parser.add_argument(
             "--registered-model",
-            default="nyc-taxi-regressor",
+            default=REGISTERED_MODEL,
             metavar="NAME",
-            help="the registered model's name (default nyc-taxi-regressor)",
+            help=f"the registered model's name (default {REGISTERED_MODEL})",
         )
 
 
@@ -96,39 +117,45 @@ def _add_track_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--track",
         action="store_true",
-        help=f"log {what} to MLflow, experiment nyc-taxi-experiment (pip install -e '.[mlflow]')",
+        help=f"log {what} to MLflow, experiment {EXPERIMENT} (pip install -e '.[mlflow]')",
     )
     parser.add_argument(
-        "--experiment", default="nyc-taxi-experiment", help="MLflow experiment name"
+        "--experiment", default=EXPERIMENT, help=f"MLflow experiment name (default {EXPERIMENT})"
     )
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Predict NYC taxi ride durations from TLC trip records."
-    )
+    from .parser_operate import operate_commands
+
+    parser = Parser(prog=PROG, description="Predict NYC taxi ride durations from TLC trip records.")
     _add_common(parser, top=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
-    _train_command(commands)
-    _download_command(commands)
-    _homework_command(commands)
-    _compare_command(commands)
-    _plots_command(commands)
-    _predict_command(commands)
-    _serve_command(commands)
-    _promote_command(commands)
-    _monitor_command(commands)
-    _retrain_command(commands)
+    for add in (
+        _train_command,
+        _download_command,
+        _homework_command,
+        _compare_command,
+        _plots_command,
+        _predict_command,
+    ):
+        add(commands)
+    operate_commands(commands)
     return parser
 
 
 def _add_engine(train: argparse.ArgumentParser) -> None:
     """Where and how many rides at a time: the local engine or a Dask cluster."""
+    from ..modeling.options import ENGINES
+
     train.add_argument(
         "--engine",
-        default="local",
-        choices=["local", "dask"],
+        default=TRAIN.engine,
+        choices=list(ENGINES),
         help="local (default) or dask: each month's statistics computed on a Dask cluster's "
         "workers, added up and solved here (pip install -e '.[dask]')",
     )
@@ -142,7 +169,7 @@ def _add_engine(train: argparse.ArgumentParser) -> None:
         "--batch-rows",
         type=int,
         help="read months this many rides at a time (default: whole months for one training "
-        "month, 1,048,576-ride batches for several)",
+        f"month, {BATCH_ROWS:,}-ride batches for several)",
     )
 
 
@@ -155,7 +182,7 @@ def _train_command(commands) -> None:
         "early), with the minimum-norm coefficients scikit-learn converges to.",
     )
     _add_common(train)
-    _add_months(train, "2021-01", "2021-02", "green")
+    _add_months(train)
     _add_features(train)
     from ..features import FEATURE_SETS
     from ..modeling.estimators import REGRESSORS
@@ -190,7 +217,7 @@ def _train_command(commands) -> None:
         default=MODELS_DIR,
         help="where to write <name>.bin and <name>.json (default: models/)",
     )
-    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_json(train)
     _add_track_flag(train, "one run: params, metrics, the model and its sidecar, plots, tags")
     train.add_argument(
         "--register",
@@ -211,7 +238,7 @@ def _download_command(commands) -> None:
         "fetched again; downloads go through a .part file, are checked, then renamed.",
     )
     _add_common(download)
-    download.add_argument("--taxi", default="green", help=f"{{{','.join(TAXI_TYPES)}}}")
+    _add_taxi(download, TRAIN.taxi)
     download.add_argument(
         "--month",
         action="append",
@@ -228,6 +255,8 @@ def _download_command(commands) -> None:
 
 
 def _homework_command(commands) -> None:
+    from ..reports.homework import COHORTS, DEFAULT
+
     homework = commands.add_parser(
         "homework",
         help="answer the week-1 homework for a month pair or a cohort",
@@ -239,13 +268,18 @@ def _homework_command(commands) -> None:
     homework.add_argument(
         "--cohort",
         type=int,
-        choices=[2022, 2023, 2024, 2025],
-        help="2022: fhv 2021-01/02; 2023: yellow 2022-01/02; 2024 and 2025: yellow 2023-01/02",
+        choices=list(COHORTS),
+        help="; ".join(
+            f"{year}: {c.taxi} {c.train_month}/{c.val_month[5:]}" for year, c in COHORTS.items()
+        ),
     )
-    homework.add_argument("--taxi", help="taxi type (default yellow, or the cohort's)")
-    homework.add_argument("--train", metavar="YYYY-MM", help="training month (default 2023-01)")
-    homework.add_argument("--val", metavar="YYYY-MM", help="validation month (default 2023-02)")
-    homework.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_taxi(homework, None, f"default {DEFAULT.taxi}, or the cohort's")
+    for flag, default in (("train", DEFAULT.train_month), ("val", DEFAULT.val_month)):
+        role = "training" if flag == "train" else "validation"
+        homework.add_argument(
+            f"--{flag}", metavar="YYYY-MM", help=f"{role} month (default {default})"
+        )
+    _add_json(homework)
     _add_fetching(homework)
     homework.set_defaults(handler=handlers.run_homework)
 
@@ -258,10 +292,10 @@ def _compare_command(commands) -> None:
         "(nothing is saved).",
     )
     _add_common(compare)
-    _add_months(compare, "2021-01", "2021-02", "green")
+    _add_months(compare)
     compare.add_argument(
         "--features",
-        default="lesson",
+        default=TRAIN.features,
         choices=["lesson", "homework"],
         help="the course's feature set for the course's models (the rich row is always shown)",
     )
@@ -303,7 +337,7 @@ def _predict_command(commands) -> None:
         metavar="DATETIME",
         help="pickup time, e.g. 2021-02-01T08:15 (rich models use its hour and weekday)",
     )
-    predict.add_argument("--taxi", default="green", help="with --month: the taxi type")
+    _add_taxi(predict, TRAIN.taxi)
     predict.add_argument("--month", metavar="YYYY-MM", help="score this month instead")
     predict.add_argument(
         "--output",
@@ -315,153 +349,9 @@ def _predict_command(commands) -> None:
     predict.add_argument(
         "--level",
         type=float,
-        default=0.8,
-        help="coverage of the prediction interval, between 0 and 1 (default 0.8: the 10th to "
-        "the 90th percentile)",
+        default=LEVEL,
+        help=f"coverage of the prediction interval, between 0 and 1 (default {LEVEL:g}: the "
+        "10th to the 90th percentile)",
     )
-    predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_json(predict)
     predict.set_defaults(handler=handlers.run_predict)
-
-
-def _serve_command(commands) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="serve a saved model as a web service: POST /predict, GET /health, GET /model",
-        description="Serve a model saved by `train` over HTTP (FastAPI on uvicorn). POST "
-        '/predict with {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8} answers '
-        '{"duration": ..., "model_version": ...}; a JSON array of rides answers "durations". '
-        "OpenAPI docs at /docs.",
-    )
-    _add_common(serve)
-    serve.add_argument(
-        "--model",
-        default=str(MODELS_DIR / "lin_reg.bin"),
-        help="the .bin written by train (default: models/lin_reg.bin), or a registered model's "
-        "alias, models:/nyc-taxi-regressor@champion, followed while serving",
-    )
-    serve.add_argument(
-        "--poll-seconds",
-        type=float,
-        default=5.0,
-        help="with a models:/NAME@ALIAS: how often to ask the registry where the alias points "
-        "(default 5)",
-    )
-    _add_tracking(serve)
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
-    serve.add_argument(
-        "--port", type=int, default=None, help="port (default $RIDE_DURATION_PORT, else 9696)"
-    )
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    serve.add_argument(
-        "--no-access-log", action="store_true", help="do not log each request (for load tests)"
-    )
-    serve.set_defaults(handler=handlers.run_serve)
-
-
-def _promote_command(commands) -> None:
-    promote = commands.add_parser(
-        "promote",
-        help="move the registry's champion alias to a version (default: the challenger)",
-        description="Set alias champion of the registered model to VERSION, or to the version "
-        "aliased challenger. `serve --model models:/nyc-taxi-regressor@champion` follows it.",
-    )
-    _add_common(promote)
-    promote.add_argument("version", nargs="?", metavar="VERSION", help="a version number")
-    _add_tracking(promote, register=True)
-    promote.set_defaults(handler=handlers.run_promote)
-
-
-def _add_thresholds(parser: argparse.ArgumentParser) -> None:
-    from ..operate.monitor import Thresholds
-
-    defaults = Thresholds()
-    meaning = {
-        "rmse_ratio": "the month's RMSE over the model's validation RMSE",
-        "prediction_drift": "Wasserstein distance of the predictions / the reference's std",
-        "input_drift": "the same for duration and distance",
-        "category_psi": "PSI of pickup zone, dropoff zone or hour of the week",
-        "missing_increase": "rise of a field's share of missing values",
-    }
-    for name in Thresholds.names():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            dest=name,
-            type=float,
-            default=getattr(defaults, name),
-            metavar="X",
-            help=f"threshold: {meaning[name]} (default {getattr(defaults, name):g})",
-        )
-
-
-def _add_reports_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--reports-dir",
-        type=Path,
-        default=REPORTS_DIR,
-        help="where monitor_<taxi>_<month>.html and .json go (default: reports/)",
-    )
-
-
-def _monitor_command(commands) -> None:
-    monitor = commands.add_parser(
-        "monitor",
-        help="score a new month and compare it with the model's training months: errors, drift",
-        description="Score MONTH with a model and compare it with the model's training months "
-        "(the reference): RMSE and MAE overall and per day, drift of the prediction and of "
-        "each input, shares of missing values. Writes reports/monitor_<taxi>_<month>.html and "
-        ".json. Exit 0 within the thresholds, 3 when one is crossed, 2 on errors.",
-    )
-    _add_common(monitor)
-    monitor.add_argument("--month", required=True, metavar="YYYY-MM", help="the month to watch")
-    monitor.add_argument("--taxi", default=None, help="taxi type (default: the model's)")
-    monitor.add_argument(
-        "--model",
-        default=str(MODELS_DIR / "lin_reg.bin"),
-        help="a saved .bin, or a registered model: models:/nyc-taxi-regressor@champion "
-        "(default models/lin_reg.bin)",
-    )
-    _add_thresholds(monitor)
-    _add_reports_dir(monitor)
-    _add_track_flag(monitor, "the month's metrics and report to the model's run")
-    _add_tracking(monitor)
-    monitor.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    _add_fetching(monitor)
-    monitor.set_defaults(handler=operating.run_monitor)
-
-
-def _retrain_command(commands) -> None:
-    retrain = commands.add_parser(
-        "retrain",
-        help="one step of continuous training (or --backfill the loop over months)",
-        description="Monitor the registry's champion on MONTH; when a threshold is crossed (or "
-        "with --always), train a challenger on the months before it (the last --window present, "
-        "streamed), score both on MONTH and promote the challenger only if its RMSE is lower. "
-        "The decision goes to MLflow (tags) and to the month's report. --backfill A..B runs it "
-        "month by month over the months present and draws one figure.",
-    )
-    _add_common(retrain)
-    which = retrain.add_mutually_exclusive_group()
-    which.add_argument("--month", metavar="YYYY-MM", help="the new month")
-    which.add_argument("--backfill", metavar="A..B", help="every month present from A to B")
-    retrain.add_argument("--taxi", default="green", help="taxi type (default green)")
-    retrain.add_argument(
-        "--window", type=int, default=3, help="train on the last N months present (default 3)"
-    )
-    retrain.add_argument(
-        "--always", action="store_true", help="train a challenger even within the thresholds"
-    )
-    _add_features(retrain)
-    retrain.add_argument(
-        "--model-dir", type=Path, default=MODELS_DIR, help="where challengers are saved"
-    )
-    retrain.add_argument(
-        "--figure", type=Path, help="with --backfill: also save the figure here (a .png)"
-    )
-    _add_thresholds(retrain)
-    _add_reports_dir(retrain)
-    _add_tracking(retrain, register=True)
-    retrain.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    _add_fetching(retrain)
-    retrain.set_defaults(handler=operating.run_retrain)

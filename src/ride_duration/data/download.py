@@ -6,11 +6,8 @@ the error names it and says to delete it. Every failure raises DownloadError (ex
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
-import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -19,23 +16,18 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ..config import BASE_URL_ENV, VERSION
+from ..config import VERSION
 from ..config import base_url as default_base_url
 from ..errors import DataError, UnreadableFile
-from ..files import atomic_write, file_lock, remove_stale_temps, sha256_file
-from .dataset import (
-    SCHEMAS,
-    check_month_of_file,
-    check_taxi,
-    file_name,
-    missing_file_hint,
-    parse_month,
-    validate_month_file,
-    validate_zones_file,
-)
+from ..files import file_lock, remove_stale_temps
+from ..uris import check_base_url
+from .manifest import MANIFEST_FILE, ZONES_FILE, record_download
+from .months import check_taxi, file_name, missing_file_hint, month_path, parse_month
+from .reading import check_month_of_file, validate_month_file
+from .zones import validate_zones_file
 
-ZONES_FILE = "taxi_zone_lookup.csv"
-MANIFEST_FILE = "MANIFEST.json"
+__all__ = ["MANIFEST_FILE", "ZONES_FILE", "DownloadError", "ensure_month", "ensure_months"]
+
 RETRIES = 3
 TIMEOUT_SECONDS = 60
 BACKOFF_ENV = "RIDE_DURATION_RETRY_BACKOFF"
@@ -53,55 +45,6 @@ class DownloadError(DataError):
 
 class _Retryable(Exception):
     """A transient failure: connection dropped, short body, 5xx."""
-
-
-_HOST = re.compile(r"\w([\w-]*\w)?(\.\w([\w-]*\w)?)*\.?", re.ASCII)
-
-
-def check_base_url(url: str) -> str:
-    """A mirror's URL must be http(s)://host[:port][/path]: refuse anything else before a
-    request is built from it."""
-    problem = _base_url_problem(str(url))
-    if problem:
-        raise DownloadError(f"base URL {url!r} ({BASE_URL_ENV} or --base-url): {problem}")
-    return str(url).rstrip("/")
-
-
-def _base_url_problem(url: str) -> str | None:
-    usage = "write it as http(s)://host[:port][/path]"
-    if not url.isascii() or not url.isprintable() or any(c.isspace() for c in url):
-        return f"{usage}, in printable ASCII without spaces (percent-encode the rest)"
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
-        return f"{usage} ({exc})"
-    if parts.scheme not in ("http", "https") or not host:
-        return usage
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
-        return "its port is not a number from 1 to 65535"
-    if parts.query or parts.fragment or parts.username is not None:
-        return f"{usage}, without a query, a fragment or a user name"
-    written = (f"[{host}]" if ":" in host else host) + ("" if port is None else f":{port}")
-    if parts.netloc.lower() != written.lower():
-        return f"{usage}: {parts.netloc!r} is not host[:port]"
-    if not (_HOST.fullmatch(host) or _is_ip_literal(host)):
-        return f"{usage}: {host!r} is not a host name or an IP address"
-    return None
-
-
-def _is_ip_literal(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def month_url(taxi: str, month: str, base: str | None = None) -> str:
@@ -340,71 +283,34 @@ def ensure_zones(
     )
 
 
-def read_manifest(data_dir: Path) -> dict:
-    path = Path(data_dir) / MANIFEST_FILE
-    if not path.is_file():
-        return {"files": {}}
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-    files = document.setdefault("files", {}) if isinstance(document, dict) else None
-    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
-        raise DataError(
-            f'{path}: not a download manifest (it should be {{"files": {{name: {{...}}}}}}); '
-            "fix it, or delete it to start a new record"
-        )
-    return document
+# An offline run names its missing months in one line, the first few by file name.
+NAMED_MISSING = 6
 
 
-def record_download(path: Path, url: str) -> None:
-    """Note a downloaded file's sha256, size, URL and time in ``data/MANIFEST.json``, under
-    the manifest's lock, so that concurrent downloads do not lose each other's entries."""
-    entry = {
-        "sha256": sha256_file(path),
-        "size": path.stat().st_size,
-        "url": url,
-        "downloaded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    manifest_path = path.parent / MANIFEST_FILE
-    with file_lock(manifest_path):
-        manifest = read_manifest(path.parent)
-        manifest["files"][path.name] = entry
-        try:
-            atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
-        except OSError as exc:
+def ensure_months(
+    taxi: str,
+    months: list[str],
+    data_dir: Path,
+    *,
+    base_url: str | None = None,
+    offline: bool = False,
+    quiet: bool = False,
+) -> list[Path]:
+    """Every month on disk (each once, in order), downloading what is missing; offline, every
+    missing month is named in one message before any is read."""
+    months = list(dict.fromkeys(parse_month(m) for m in months))
+    if offline:
+        missing = [m for m in months if not month_path(taxi, m, data_dir).exists()]
+        if len(missing) > 1:
+            names = [month_path(taxi, m, data_dir).name for m in missing]
+            more = len(names) - NAMED_MISSING
+            files = ", ".join(names[:NAMED_MISSING]) + (f" and {more} more" if more > 0 else "")
             raise DownloadError(
-                f"{manifest_path}: cannot record the download ({exc.strerror}); {path} is "
-                "complete, rerun to record it"
-            ) from None
-
-
-def verify(data_dir: Path) -> list[tuple[str, str]]:
-    """Recheck every file the manifest lists: (name, "ok" | "missing" | "changed" | "corrupt")."""
-    results = []
-    for name, entry in sorted(read_manifest(data_dir)["files"].items()):
-        path = Path(data_dir) / name
-        if not path.is_file():
-            status = "missing"
-        elif path.stat().st_size != entry.get("size") or sha256_file(path) != entry.get("sha256"):
-            status = "changed"
-        else:
-            status = "ok"
-            try:
-                if name == ZONES_FILE:
-                    validate_zones_file(path)
-                else:
-                    taxi = name.split("_tripdata_")[0]
-                    if taxi in SCHEMAS:
-                        validate_month_file(path, taxi)
-            except DataError:
-                status = "corrupt"
-        results.append((name, status))
-    return results
-
-
-def manifest_sha256(path: Path) -> str | None:
-    """The sha256 the manifest recorded for a downloaded file, if any."""
-    return read_manifest(Path(path).parent)["files"].get(Path(path).name, {}).get("sha256")
+                f"{len(missing)} month files are not in {data_dir} (--offline): {files}; get "
+                f"them with `ride-duration download --taxi {taxi} --month "
+                f"{' --month '.join(missing[:NAMED_MISSING])}`" + (" ..." if more > 0 else "")
+            )
+    return [
+        ensure_month(taxi, month, data_dir, base_url=base_url, offline=offline, quiet=quiet)
+        for month in months
+    ]

@@ -11,6 +11,7 @@ from .registry import (
     needed_timestamps,
     register,
     required_columns,
+    usable,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "register",
     "required_columns",
     "transform",
+    "usable",
 ]

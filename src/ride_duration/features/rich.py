@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import PLAUSIBLE_MILES
-from ..data.dataset import factorize_ids, plausible_distance, zone_ids
+from ..data.prepare import plausible_distance
+from ..data.zones import factorize_ids, zone_ids
 
 # Band edges in miles: short trips differ most, so the bands are narrow there.
 DISTANCE_BANDS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0)
@@ -176,3 +177,61 @@ def rides_frame(rides) -> pd.DataFrame:
     for column in RAW_COLUMNS:
         columns[column] = frame[column] if column in frame else pd.Series([None] * len(frame))
     return pd.DataFrame(columns)
+
+
+def _keys(label: str) -> tuple[int, int] | None:
+    """'43_151' -> (43, 151), '43_08' -> (43, 8), '43_-1' -> (43, -1)."""
+    first, _, second = label.partition("_")
+    try:
+        return int(first), int(second)
+    except ValueError:
+        return None
+
+
+def _slot_key(label: str) -> tuple[int, int] | None:
+    """'mon_08' -> (0, 8); the unknown slot '-1' -> (-1, -1)."""
+    if label == "-1":
+        return (-1, -1)
+    day, _, hour = label.partition("_")
+    return (WEEKDAYS.index(day), int(hour)) if day in WEEKDAYS and hour.isdigit() else None
+
+
+def scorer(weights: dict[str, float], intercept: float, median: float, distance_used, when_of):
+    """Rides scored with ``ride_features``' weights keyed by integers (zones, weekday, hour,
+    band): the same sums in the same order, without a label per feature per ride."""
+    tables = {column: {} for column in CATEGORICAL}
+    parse = {
+        "PU_DO": _keys,
+        "hour_dow": _slot_key,
+        "PU_hour": _keys,
+        "DO_hour": _keys,
+        "distance_band": lambda label: label,
+    }
+    for name, weight in weights.items():
+        column, _, label = name.partition("=")
+        if column in tables and (key := parse[column](label)) is not None:
+            tables[column][key] = weight
+    pair, slot, pu_hour, do_hour = (
+        tables[c].get for c in ("PU_DO", "hour_dow", "PU_hour", "DO_hour")
+    )
+    bands = [tables["distance_band"].get(band_label(b), 0.0) for b in range(1, 14)]
+    per_mile, per_log = weights.get("trip_distance", 0.0), weights.get("log_distance", 0.0)
+
+    def score(rides) -> list[float]:
+        out = []
+        for ride in rides:
+            pu, do = ride.get("PULocationID", -1), ride.get("DOLocationID", -1)
+            distance = ride.get("trip_distance")
+            valid = distance is not None and 0 <= distance <= PLAUSIBLE_MILES
+            miles = float(distance) if valid else median
+            when = when_of(ride.get("pickup_datetime"))
+            hour, weekday = (when.hour, when.weekday()) if when is not None else (-1, -1)
+            total = intercept + pair((pu, do), 0.0)
+            total += slot((weekday, hour) if hour >= 0 else (-1, -1), 0.0)
+            total += pu_hour((pu, hour), 0.0)
+            total += do_hour((do, hour), 0.0)
+            total += bands[bisect.bisect_right(DISTANCE_BANDS, miles) - 1]
+            out.append(total + per_mile * miles + per_log * math.log1p(miles))
+        return out
+
+    return score

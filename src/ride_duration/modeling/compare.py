@@ -7,11 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..features import complete_rows, required_columns
+from ..features import usable
 from .estimators import REGRESSORS
-from .intervals import LEVEL, coverage_sums
+from .evaluate import evaluate_frame
+from .fit import fit
 from .model import rmse
-from .train import TrainOptions, fit
+from .options import TrainOptions
 
 COLUMNS = ["train RMSE", "val RMSE", "min per mile", "80% coverage", "80% width"]
 LABELS = {
@@ -32,8 +33,7 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
     if {"pickup_datetime", "trip_distance"} <= set(train_frame):
         rich = TrainOptions(features="rich").validated()
         rich_row = _scores(fit(rich, train_frame, val_frame), train_frame, val_frame)
-    train_frame, _ = complete_rows(train_frame, required_columns(features, train_frame))
-    val_frame, _ = complete_rows(val_frame, required_columns(features, val_frame))
+    train_frame, val_frame = usable(features, train_frame), usable(features, val_frame)
     rows = {}
     for model, label in LABELS.items():
         fitted = fit(
@@ -71,13 +71,13 @@ def compare_models(train_frame: pd.DataFrame, val_frame: pd.DataFrame, features:
 def _scores(fitted, train_frame, val_frame) -> tuple:
     """Train and validation RMSE, the weight of a mile, and the validation coverage and mean
     width of the 80% intervals."""
-    model, y_val = fitted.model, val_frame["duration"].to_numpy()
+    model = fitted.model
     predicted = model.predict_design(fitted.val_design)
-    covered, width = coverage_sums(y_val, *model.predict_intervals(predicted, LEVEL))
+    validation = evaluate_frame(model, val_frame, predicted=predicted)
     return (
         rmse(train_frame["duration"].to_numpy(), model.predict_design(fitted.design)),
-        rmse(y_val, predicted),
+        validation.rmse,
         model.distance_weight,
-        covered / len(y_val),
-        width / len(y_val),
+        validation.coverage,
+        validation.mean_width,
     )

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import math
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..config import MAX_MILES, MAX_ZONE_ID
-from ..data.dataset import load_prepared, month_path, zone_ids
+from ..data.months import month_path
+from ..data.zones import zone_ids
 from ..errors import RideDurationError
-from ..features import complete_rows, feature_set, needed_timestamps, required_columns
-from ..files import temporary_beside
-from .artifact import model_version, sidecar_path
-from .intervals import LEVEL, check_level, coverage_sums
-from .model import Model, load, rmse
+from ..features import feature_set
+from ..files import check_output, temporary_beside
+from .artifact import model_version
+from .evaluate import Evaluation, evaluate_frame
+from .intervals import LEVEL, check_level
+from .model import Model, load
+from .rides import whole_month
 
 
 def check_ride(model: Model, pickup: int, dropoff: int, distance, when: str | None) -> dict:
@@ -68,6 +71,48 @@ def predict_ride(
     return {"minutes": minutes, "interval": interval, "level": level}
 
 
+@dataclass
+class MonthScore:
+    """A saved model on one month: its evaluation, and the predictions when they were kept
+    (``unseen_pair`` marks the rides whose pickup/dropoff pair training never saw)."""
+
+    taxi: str
+    month: str
+    evaluation: Evaluation
+    actual: np.ndarray | None = None
+    predicted: np.ndarray | None = None
+    unseen_pair: np.ndarray | None = None
+    output: Path | None = None
+
+    def as_dict(self) -> dict:
+        """What ``predict --month --json`` prints."""
+        scored = self.evaluation
+        document = {
+            "taxi": self.taxi,
+            "month": self.month,
+            "n_rows": scored.rides,
+            "rmse": scored.rmse,
+            "mean_predicted": scored.mean_predicted,
+            "rows": scored.report.as_dict(),
+        }
+        if scored.coverage is not None:
+            document |= {
+                "level": scored.level,
+                "coverage": scored.coverage,
+                "mean_width": scored.mean_width,
+            }
+        return document | ({"output": str(self.output)} if self.output else {})
+
+
+PREDICTIONS = (".parquet",)
+
+
+def check_predictions_output(output: Path, model_path: Path, taxi: str, month: str, data_dir):
+    """Refuse, before any work, an --output that is not a new or replaceable parquet file:
+    the month scored, a TLC month file, the model or its sidecar, a folder or a device."""
+    check_output(output, "--output", PREDICTIONS, [month_path(taxi, month, data_dir), model_path])
+
+
 def score_month(
     model_path: Path,
     taxi: str,
@@ -77,81 +122,30 @@ def score_month(
     keep_predictions: bool = False,
     output: Path | None = None,
     level: float = LEVEL,
-) -> dict:
-    """RMSE of a saved model on one month, prepared as in training, and its intervals'
-    coverage (with the actual and predicted durations if ``keep_predictions``; one row per
-    ride written to the parquet file ``output`` if given)."""
+) -> MonthScore:
+    """A saved model on one month, prepared as in training: its evaluation (RMSE, coverage of
+    the intervals of ``level``), with the actual and predicted durations if
+    ``keep_predictions``, and one row per ride written to the parquet file ``output`` if
+    given."""
     check_level(level)
     if output is not None:
-        check_output(output, [month_path(taxi, month, data_dir), Path(model_path)])
+        check_predictions_output(output, Path(model_path), taxi, month, data_dir)
     model, metadata = load(model_path)
-    set_name = model.features
-    frame, report = load_prepared(
-        taxi,
-        month,
-        data_dir,
-        timestamps=needed_timestamps(set_name),
-        positions=output is not None,
-    )
-    frame, _ = complete_rows(frame, required_columns(set_name, frame))
-    actual = frame["duration"].to_numpy()
+    frame, report = whole_month(taxi, month, data_dir, model.features, positions=output is not None)
     design = model.design(frame)
     predicted = model.predict_design(design)
-    result = {
-        "taxi": taxi,
-        "month": month,
-        "n_rows": len(frame),
-        "rmse": rmse(actual, predicted),
-        "mean_predicted": float(np.mean(predicted)),
-        "rows": report.as_dict(),
-    }
-    bounds = None
-    if model.intervals is not None:
-        bounds = model.predict_intervals(predicted, level)
-        covered, width = coverage_sums(actual, *bounds)
-        rides = max(len(actual), 1)
-        result |= {"level": level, "coverage": covered / rides, "mean_width": width / rides}
+    evaluation = evaluate_frame(model, frame, predicted=predicted, level=level, report=report)
+    score = MonthScore(taxi, month, evaluation)
     if output is not None:
+        bounds = model.predict_intervals(predicted, level) if model.intervals else None
         version = model_version(metadata, model_path)
-        written = write_predictions(output, frame, predicted, month, version, bounds)
-        result["output"] = str(written)
+        score.output = write_predictions(output, frame, predicted, month, version, bounds)
     if keep_predictions:
-        result |= {"actual": actual, "predicted": predicted}
-        categorical = list(feature_set(set_name).categorical)
+        score.actual, score.predicted = frame["duration"].to_numpy(), predicted
+        categorical = list(feature_set(model.features).categorical)
         if "PU_DO" in categorical:  # rides whose pickup/dropoff pair training never saw
-            result["unseen_pair"] = design.group_columns[categorical.index("PU_DO")] < 0
-    return result
-
-
-TRIP_FILE = re.compile(r"(yellow|green|fhv|fhvhv)_tripdata_[0-9]{4}-[0-9]{2}\.parquet")
-
-
-def check_output(output: Path, inputs: list[Path]) -> None:
-    """Refuse, before any work, an output that would replace what must not be replaced: an
-    input (the month scored, the model or its sidecar), a file named as a TLC month (raw
-    files are never rewritten), a name without .parquet (a model, a manifest), a folder, a
-    device or anything else that is not a file."""
-    output = Path(output)
-    protected = [*inputs, *(sidecar_path(p) for p in inputs if p.suffix == ".bin")]
-    if output.is_dir():
-        raise RideDurationError(f"--output {output}: is a folder; name a .parquet file in it")
-    if output.exists() and not output.is_file():
-        raise RideDurationError(f"--output {output}: is not a regular file (a device?)")
-    if output.suffix != ".parquet":
-        raise RideDurationError(
-            f"--output {output}: name a .parquet file (predictions are parquet)"
-        )
-    if TRIP_FILE.fullmatch(output.name):
-        raise RideDurationError(
-            f"--output {output}: is named as a TLC month file, which is never rewritten; "
-            "name the predictions otherwise"
-        )
-    for path in protected:
-        same = path.exists() and output.exists() and output.samefile(path)
-        if same or output.resolve() == path.resolve():
-            raise RideDurationError(f"--output {output}: is an input of this run ({path})")
-    if not output.parent.is_dir():
-        raise RideDurationError(f"--output {output}: the folder {output.parent} does not exist")
+            score.unseen_pair = design.group_columns[categorical.index("PU_DO")] < 0
+    return score
 
 
 def write_predictions(

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..modeling.artifact import read_metadata
-from ..tracking.registry import Version, download, is_model_uri, resolve
-from ..tracking.store import connect
+from ..tracking.registry import Version, download, resolve
+from ..tracking.store import Store, connect
+from ..uris import is_model_uri, parse_model_uri
 
 
 @dataclass
@@ -24,11 +25,14 @@ class Named:
         return str(self.path)
 
 
-def open_model(ref, folder: Path, tracking_uri: str | None = None, store=None) -> Named:
+def open_model(
+    ref, folder: Path, tracking_uri: str | None = None, store: Store | None = None
+) -> Named:
     """The model ``ref`` names; a registered one is copied into ``folder`` first."""
     if not is_model_uri(ref):
         return Named(Path(ref), read_metadata(Path(ref)))
+    named = parse_model_uri(ref)  # a malformed URI is one line before MLflow starts
     store = store or connect(tracking_uri, flag=f"--model {ref}")
-    version, _ = resolve(store, str(ref))
+    version, _ = resolve(store, named)
     path = download(store, version, Path(folder))
     return Named(path, read_metadata(path), version)

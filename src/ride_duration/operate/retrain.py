@@ -1,34 +1,40 @@
 """Continuous training, one month at a time: watch the champion on a new month; when a
 threshold is crossed (or always, if asked), train a challenger on the months before it, score
-both on the new month, and promote the challenger only if it does better. Each step holds a
-lock, so that two retrains at once promote at most once."""
+both on the new month, and promote the challenger only if it does better (the rule is
+``monitoring.decision``'s). Each step holds a lock, so that two retrains at once promote at
+most once."""
 
 from __future__ import annotations
 
-import re
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..config import MODELS_DIR, REPORTS_DIR
-from ..data.dataset import check_taxi, month_path, parse_months
+from ..config import DATA_DIR, MODELS_DIR, REPORTS_DIR
+from ..data.months import check_taxi, month_path, month_spans, months_present, parse_months
 from ..errors import DataError, RideDurationError
+from ..features import feature_set
 from ..files import file_lock
-from ..modeling.train import TrainOptions
-from ..tracking.registry import CHAMPION, has_alias, promote, registered_taxi
-from ..tracking.store import REGISTERED_MODEL, Store, TrackingError, mlflow_errors, sqlite_path
+from ..modeling.options import TrainOptions
+from ..monitoring.decision import CALM, FIRST, PROMOTED, Decision, verdict, wants_challenger
+from ..monitoring.monitor import MonitorResult, monitor
+from ..monitoring.statistics import Thresholds
+from ..tracking.registry import CHAMPION, has_alias, promote, registered_taxi, tag_version
+from ..tracking.runs import tag_run
+from ..tracking.store import REGISTERED_MODEL, Store, TrackingError
 from .models import open_model
-from .monitor import Thresholds, monitor
 from .tracked import file_report
 from .training import train_tracked
 
-PROMOTED, FIRST, KEPT, CALM = "promoted", "first champion", "kept", "within thresholds"
+MAX_WINDOW = 120  # months a challenger may be trained on
 
 
-@dataclass
+@dataclass(frozen=True)
 class Retrain:
+    """How the loop retrains: on which months, with which thresholds, into which registry."""
+
     taxi: str = "green"
-    data_dir: Path = Path("data")
+    data_dir: Path = DATA_DIR
     model_dir: Path = MODELS_DIR
     reports_dir: Path = REPORTS_DIR
     window: int = 3
@@ -37,46 +43,18 @@ class Retrain:
     registered_model: str = REGISTERED_MODEL
     features: str = "lesson"  # the first champion's; later challengers take the champion's
 
-
-@dataclass
-class Decision:
-    month: str
-    action: str
-    window: list[str]
-    champion: str | None = None  # the version in force when the month was watched
-    challenger: str | None = None
-    champion_rmse: float | None = None
-    challenger_rmse: float | None = None
-    crossed: list[str] = field(default_factory=list)
-    prediction_drift: float | None = None
-    report: str | None = None
-
-    def line(self) -> str:
-        text = f"{self.month}: {self.action}"
-        if self.challenger_rmse is not None and self.champion_rmse is not None:
-            text += (
-                f" (challenger v{self.challenger} RMSE {self.challenger_rmse:.4f} vs champion "
-                f"v{self.champion} {self.champion_rmse:.4f}"
-            )
-            text += f", trained on {', '.join(self.window)})"
-        elif self.champion_rmse is not None:
-            text += f" (champion v{self.champion} RMSE {self.champion_rmse:.4f})"
-        return text
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-MONTH_FILE = re.compile(r"(?P<taxi>[a-z]+)_tripdata_(?P<month>\d{4}-\d{2})\.parquet")
-
-
-def months_present(taxi: str, data_dir: Path) -> list[str]:
-    """The months of this taxi type with a file in the data folder, in order."""
-    folder = Path(data_dir)
-    if not folder.is_dir():
-        return []
-    found = (MONTH_FILE.fullmatch(p.name) for p in folder.iterdir())
-    return sorted(m["month"] for m in found if m and m["taxi"] == taxi)
+    def validated(self) -> Retrain:
+        check_taxi(self.taxi)
+        feature_set(self.features)
+        if not (isinstance(self.window, int) and 1 <= self.window <= MAX_WINDOW):
+            raise RideDurationError(f"--window must be 1 to {MAX_WINDOW} months, not {self.window}")
+        return replace(
+            self,
+            data_dir=Path(self.data_dir),
+            model_dir=Path(self.model_dir),
+            reports_dir=Path(self.reports_dir),
+            limits=self.limits.validated(),
+        )
 
 
 def window_before(taxi: str, month: str, data_dir: Path, size: int) -> list[str]:
@@ -86,14 +64,15 @@ def window_before(taxi: str, month: str, data_dir: Path, size: int) -> list[str]
 
 def lock_path(store: Store, options: Retrain) -> Path:
     """One lock per registry: beside a SQLite store's file, else in the model folder."""
-    if store.uri.startswith("sqlite:"):
-        return sqlite_path(store.uri)
+    if store.location.is_sqlite:
+        return store.location.path
     return Path(options.model_dir) / f"retrain-{options.registered_model}"
 
 
 def retrain(store: Store, month: str, options: Retrain) -> Decision:
     """One step of the loop for ``month`` (whose file must be present)."""
-    taxi, month = check_taxi(options.taxi), parse_months(month)[0]
+    options = options.validated()
+    taxi, month = options.taxi, parse_months(month)[0]
     if not month_path(taxi, month, options.data_dir).is_file():
         raise DataError(f"{month_path(taxi, month, options.data_dir)}: file not found")
     window = window_before(taxi, month, options.data_dir, options.window)
@@ -101,8 +80,7 @@ def retrain(store: Store, month: str, options: Retrain) -> Decision:
         raise DataError(
             f"no {taxi} month before {month} in {options.data_dir} to train a challenger on"
         )
-    with mlflow_errors(store.uri):
-        held = registered_taxi(store, options.registered_model)
+    held = registered_taxi(store, options.registered_model)
     if held not in (None, taxi):
         raise TrackingError(
             f"the registered model {options.registered_model} holds {held} taxi models, not {taxi}"
@@ -119,6 +97,12 @@ def _champion(store: Store, options: Retrain, folder: Path):
     return open_model(f"models:/{options.registered_model}@{CHAMPION}", folder, store=store)
 
 
+def _watch(champion, month: str, options: Retrain) -> MonitorResult:
+    return monitor(
+        champion.path, month, options.data_dir, options.taxi, options.limits, champion.label
+    )
+
+
 def _step(store, month, window, options: Retrain, folder: Path) -> Decision:
     champion = _champion(store, options, folder)
     if champion is None:
@@ -127,24 +111,23 @@ def _step(store, month, window, options: Retrain, folder: Path) -> Decision:
         champion = _champion(store, options, folder)
         decision = Decision(month, FIRST, window, champion.version.version)
         return _record(store, champion, month, options, decision, tracked)
-    result = monitor(champion.path, month, options.data_dir, options.taxi, options.limits)
+    result = _watch(champion, month, options)
     decision = Decision(
         month,
         CALM,
         window,
         champion.version.version,
-        champion_rmse=result["current"]["rmse"],
-        crossed=result["crossed"],
-        prediction_drift=result["drift"]["prediction"]["wasserstein_normed"],
+        champion_rmse=result.current.rmse,
+        crossed=result.crossed,
+        prediction_drift=result.value("prediction_drift", "prediction"),
     )
     tracked = None
-    if result["crossed"] or options.always:
+    if wants_challenger(result.crossed, options.always):
         tracked = _challenger(store, month, window, options, champion.metadata)
         decision.challenger = tracked.version.version
-        decision.challenger_rmse = tracked.result.metrics["val_rmse"]
-        better = decision.challenger_rmse < decision.champion_rmse
-        decision.action = PROMOTED if better else KEPT
-        if better:
+        decision.challenger_rmse = tracked.result.validation.rmse
+        decision.action = verdict(decision.champion_rmse, decision.challenger_rmse)
+        if decision.action == PROMOTED:
             promote(store, decision.challenger, options.registered_model)
     return _record(store, champion, month, options, decision, tracked, result)
 
@@ -182,27 +165,25 @@ def _record(store, champion, month, options: Retrain, decision: Decision, tracke
     """The decision as MLflow tags (on the challenger's run and version) and as a line in the
     month's monitoring report."""
     if result is None:
-        result = monitor(champion.path, month, options.data_dir, options.taxi, options.limits)
-        decision.champion_rmse = result["current"]["rmse"]
-        decision.prediction_drift = result["drift"]["prediction"]["wasserstein_normed"]
-    result["decision"] = decision.line()
-    files, _ = file_report(result, champion, options.reports_dir, store)
+        result = _watch(champion, month, options)
+        decision.champion_rmse = result.current.rmse
+        decision.prediction_drift = result.value("prediction_drift", "prediction")
+    files, _ = file_report(
+        result.with_decision(decision.line()), champion, options.reports_dir, store
+    )
     decision.report = str(files[1])
     if tracked is not None:
         tags = {"retrain.month": month, "retrain.decision": decision.action}
-        with mlflow_errors(store.uri):
-            for key, value in tags.items():
-                store.client.set_tag(tracked.run.run_id, key, value)
-                store.client.set_model_version_tag(
-                    options.registered_model, tracked.version.version, key, value
-                )
+        tag_run(store, tracked.run.run_id, tags)
+        tag_version(store, tracked.version, tags)
     return decision
 
 
 def backfill(store: Store, spec: str, options: Retrain) -> tuple[list[Decision], list[str]]:
     """The loop over every month of ``spec`` that is present, in order; returns the decisions
     and the months skipped (with why)."""
-    taxi = check_taxi(options.taxi)
+    options = options.validated()
+    taxi = options.taxi
     present = set(months_present(taxi, options.data_dir))
     decisions, absent, first = [], [], []
     for month in parse_months(spec):
@@ -217,14 +198,3 @@ def backfill(store: Store, spec: str, options: Retrain) -> tuple[list[Decision],
     if not decisions:
         raise RideDurationError(f"no month of {spec} could be retrained on: {', '.join(skipped)}")
     return decisions, skipped
-
-
-def month_spans(months: list[str]) -> list[str]:
-    """Months written as spans of consecutive ones: 2021-06..2021-12, 2022-04."""
-    import numpy as np
-
-    spans: list[list[str]] = []
-    for month in months:
-        following = spans and np.datetime64(spans[-1][-1]) + 1 == np.datetime64(month)
-        spans[-1:] = [[spans[-1][0], month]] if following else [*spans[-1:], [month]]
-    return [span[0] if len(span) == 1 else f"{span[0]}..{span[-1]}" for span in spans]

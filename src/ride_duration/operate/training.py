@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..modeling.artifact import read_metadata
-from ..modeling.train import TrainOptions, TrainResult, train
+from ..modeling.options import TrainOptions
+from ..modeling.train import TrainResult, train
 from ..reports.plots import model_figures
 from ..tracking.registry import Version, register
 from ..tracking.runs import TrackedRun, log_training
@@ -46,19 +46,9 @@ def train_tracked(
     seconds = time.perf_counter() - started
     if store is None:
         return Tracked(result)
-    metadata = read_metadata(result.model_path)
     with tempfile.TemporaryDirectory(prefix="ride-duration-plots-") as folder:
         plots = model_figures(result.model_path, options.data_dir, Path(folder))
-        run = log_training(
-            store,
-            options,
-            result.metrics,
-            result.reports,
-            metadata,
-            result.model_path,
-            seconds,
-            plots,
-        )
+        run = log_training(store, options, result, result.model_path, seconds, plots)
     version = None
     if register_as:
         version = register(store, run, options.taxi, register_as or REGISTERED_MODEL, version_tags)

@@ -8,15 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DATA_DIR
-from ..data.dataset import (
-    check_taxi,
-    duration_minutes,
-    parse_month,
-    prepare,
-    raw_column_count,
-    read_month,
-)
 from ..data.download import ensure_month
+from ..data.months import check_taxi, parse_month
+from ..data.prepare import duration_minutes, prepare
+from ..data.reading import raw_column_count, read_month
 from ..errors import DataError
 
 QUESTIONS = {
@@ -61,6 +56,7 @@ class Cohort:
     questions: dict
 
 
+DEFAULT = Cohort("yellow", "2023-01", "2023-02", QUESTIONS)  # without --cohort: 2024 and 2025's
 COHORTS = {
     2022: Cohort("fhv", "2021-01", "2021-02", QUESTIONS_2022),
     2023: Cohort("yellow", "2022-01", "2022-02", QUESTIONS),
@@ -69,10 +65,24 @@ COHORTS = {
 }
 
 
+def chosen(
+    cohort: int | None, taxi: str | None, train_month: str | None, val_month: str | None
+) -> Cohort:
+    """The data a homework run answers on: the cohort's (or the default's), each part
+    overridden where given."""
+    base = COHORTS[cohort] if cohort else DEFAULT
+    return Cohort(
+        taxi or base.taxi,
+        train_month or base.train_month,
+        val_month or base.val_month,
+        base.questions,
+    )
+
+
 def answers(
-    taxi: str = "yellow",
-    train_month: str = "2023-01",
-    val_month: str = "2023-02",
+    taxi: str = DEFAULT.taxi,
+    train_month: str = DEFAULT.train_month,
+    val_month: str = DEFAULT.val_month,
     data_dir: Path = DATA_DIR,
     *,
     cohort: int | None = None,
@@ -82,8 +92,9 @@ def answers(
 ) -> dict:
     """The homework's answers, keyed as in ``QUESTIONS`` (or ``QUESTIONS_2022`` for the 2022
     cohort). The model is the homework's: PU and DO one-hot, exact linear regression."""
+    from ..modeling.fit import fit
     from ..modeling.model import rmse
-    from ..modeling.train import TrainOptions, fit
+    from ..modeling.options import TrainOptions
 
     questions = COHORTS[cohort].questions if cohort else QUESTIONS
     taxi, train_month, val_month = (

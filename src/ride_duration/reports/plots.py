@@ -154,13 +154,30 @@ def intervals(actual, predicted, lower, upper, ax=None, n: int = 120, title: str
     return ax
 
 
+MODEL_FIGURES = ("duration_distribution.png", "prediction_vs_actual.png")
+
+
+def check_figures_dir(out: Path, inputs=()) -> None:
+    """Refuse, before any work, a --out folder in which a model's pictures would replace what
+    must never be replaced (``files.check_output``)."""
+    from ..files import OutputRefused, check_output
+
+    if Path(out).exists() and not Path(out).is_dir():
+        raise OutputRefused(f"--out {out}: is not a folder")
+    if Path(out).is_dir():
+        for name in MODEL_FIGURES:
+            check_output(Path(out) / name, "--out", (".png",), inputs)
+
+
 def model_figures(model_path: Path, data_dir: Path, out: Path) -> list[Path]:
     """A saved model's two pictures: its training month's durations and its validation
     month's predictions against the actual durations (a model trained or validated on
     several months is pictured on the first of each). Returns the PNGs' paths."""
     import matplotlib.pyplot as plt
 
-    from ..data.dataset import duration_minutes, parse_months, read_month
+    from ..data.months import parse_months
+    from ..data.prepare import duration_minutes
+    from ..data.reading import read_month
     from ..modeling.artifact import read_metadata
     from ..modeling.predict import score_month
 
@@ -169,15 +186,12 @@ def model_figures(model_path: Path, data_dir: Path, out: Path) -> list[Path]:
     train_month, val_month = (parse_months(meta[k])[0] for k in ("train_month", "val_month"))
     minutes = duration_minutes(read_month(taxi, train_month, data_dir))
     figure = duration_distribution(minutes, title=f"{taxi} {train_month}: ride durations").figure
-    paths = [save(figure, Path(out) / "duration_distribution.png")]
+    paths = [save(figure, Path(out) / MODEL_FIGURES[0])]
     plt.close(figure)
     scored = score_month(model_path, taxi, val_month, data_dir, keep_predictions=True)
     axes = prediction_vs_actual(
-        scored["actual"],
-        scored["predicted"],
-        title=f"{taxi} {val_month}",
-        unseen=scored.get("unseen_pair"),
+        scored.actual, scored.predicted, title=f"{taxi} {val_month}", unseen=scored.unseen_pair
     )
-    paths.append(save(axes[0].figure, Path(out) / "prediction_vs_actual.png"))
+    paths.append(save(axes[0].figure, Path(out) / MODEL_FIGURES[1]))
     plt.close(axes[0].figure)
     return paths

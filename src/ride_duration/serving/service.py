@@ -33,7 +33,8 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from ..config import MAX_MILES, MAX_ZONE_ID
 from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
 from ..modeling.model import NO_INTERVALS, Model
-from .source import DEFAULT_POLL_SECONDS, FileSource, RegistrySource, Served
+from .options import DEFAULT_POLL_SECONDS
+from .source import FileSource, RegistrySource, Served
 
 MODEL_ENV = "RIDE_DURATION_MODEL"
 POLL_ENV = "RIDE_DURATION_POLL_SECONDS"

@@ -22,7 +22,6 @@ from ..tracking.registry import download, resolve
 from ..tracking.store import connect, one_line
 
 log = logging.getLogger("uvicorn.error")
-DEFAULT_POLL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)

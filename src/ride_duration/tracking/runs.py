@@ -1,16 +1,20 @@
 """One MLflow run per trained model: its parameters, metrics, tags, the saved .bin and sidecar
-(as files, and as an MLflow model that ``mlflow.pyfunc.load_model`` loads), and its plots."""
+(as files, and as an MLflow model that ``mlflow.pyfunc.load_model`` loads), and its plots. All
+through the store's client: nothing here sets or reads MLflow's process-wide state."""
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import PROJECT_ROOT
-from ..data.dataset import parse_months
+from ..config import CHECKOUT
+from ..data.months import parse_months
 from ..modeling.artifact import sidecar_path
+from ..modeling.options import BATCH_ROWS
 from .store import Store, mlflow_errors
 
 MODEL_NAME_IN_RUN = "model"
@@ -25,8 +29,10 @@ class TrackedRun:
     model_id: str | None = None  # MLflow's logged model
 
 
-def git_commit(root: Path = PROJECT_ROOT) -> str | None:
+def git_commit(root: Path | None = CHECKOUT) -> str | None:
     """The checkout's commit (with '-dirty' when files differ from it), or None outside git."""
+    if root is None:
+        return None
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
@@ -48,9 +54,10 @@ def git_commit(root: Path = PROJECT_ROOT) -> str | None:
 
 
 def requirements() -> list[str]:
-    """What loading the logged model needs: this package and the libraries it was saved with."""
+    """What loading the logged model needs: this package and the libraries it was saved with
+    (given to MLflow, so that it infers nothing from the installed packages)."""
     from ..config import VERSION
-    from ..modeling.train import library_versions
+    from ..modeling.provenance import library_versions
 
     pins = [f"{lib}=={v}" for lib, v in library_versions().items() if lib != "python" and v]
     return [f"ride-duration=={VERSION}", *pins]
@@ -80,7 +87,7 @@ def run_params(options) -> dict:
     if params["batch_rows"] is None:
         months = [*parse_months(options.train_month), *parse_months(options.val_month)]
         streamed = len(months) > 2 or options.engine != "local"
-        params["batch_rows"] = "default (1048576)" if streamed else "whole months"
+        params["batch_rows"] = f"default ({BATCH_ROWS})" if streamed else "whole months"
     return {key: "none" if value is None else value for key, value in params.items()}
 
 
@@ -109,50 +116,89 @@ def run_tags(metadata: dict) -> dict:
     return tags
 
 
+def _batch(store: Store, run_id: str, params=None, metrics=None, tags=None, step: int = 0):
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    store.client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
+
+
 def log_training(
     store: Store,
     options,
-    metrics: dict,
-    reports: dict,
-    metadata: dict,
+    result,
     model_path: Path,
     seconds: float | None = None,
     plots: list[Path] = (),
 ) -> TrackedRun:
-    """Log one trained, saved model as a finished run of the experiment."""
-    import mlflow
-
+    """Log one trained, saved model (a ``TrainResult``) as a finished run of the experiment."""
+    metadata = result.metadata
     name = f"{metadata['name']} {options.taxi} {options.train_month} -> {options.val_month}"
+    client = store.client
     with mlflow_errors(store.uri):
-        experiment = store.experiment()
-        with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
-            mlflow.log_params(run_params(options))
-            mlflow.log_metrics(run_metrics(metrics, reports, seconds))
-            mlflow.set_tags(run_tags(metadata))
+        run = client.create_run(store.experiment(), run_name=name)
+        run_id = run.info.run_id
+        try:
+            _batch(
+                store,
+                run_id,
+                params=run_params(options),
+                metrics=run_metrics(result.metrics.as_dict(), result.reports, seconds),
+                tags=run_tags(metadata),
+            )
             files = [Path(model_path), sidecar_path(model_path)]
             for path in files:
-                mlflow.log_artifact(str(path), artifact_path="model_files")
+                client.log_artifact(run_id, str(path), "model_files")
             for path in plots:
-                mlflow.log_artifact(str(path), artifact_path="plots")
-            logged = log_pyfunc(files)
-        return TrackedRun(run.info.run_id, logged.model_uri, logged.model_id)
+                client.log_artifact(run_id, str(path), "plots")
+            model_uri, model_id = log_pyfunc(store, run_id, files)
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        client.set_terminated(run_id, "FINISHED")
+    return TrackedRun(run_id, model_uri, model_id)
 
 
-def log_pyfunc(files: list[Path]):
-    """The saved model as an MLflow model whose code is ``mlflow_model.py`` (no pickle)."""
+def log_pyfunc(store: Store, run_id: str, files: list[Path]) -> tuple[str, str]:
+    """The saved model as an MLflow logged model of the run, whose code is
+    ``mlflow_model.py`` (no pickle): (its models:/ URI, its id)."""
     import mlflow.pyfunc
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.models import Model
 
     from .pyfunc import MODEL_ARTIFACT, SIDECAR_ARTIFACT
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return mlflow.pyfunc.log_model(
-            name=MODEL_NAME_IN_RUN,
-            python_model=str(Path(__file__).with_name("mlflow_model.py")),
-            artifacts={MODEL_ARTIFACT: str(files[0]), SIDECAR_ARTIFACT: str(files[1])},
-            pip_requirements=requirements(),
-            signature=signature(),
-        )
+    client = store.client
+    logged = client.create_logged_model(
+        store.experiment(), name=MODEL_NAME_IN_RUN, source_run_id=run_id
+    )
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    described = Model(
+        artifact_path=logged.artifact_location,
+        model_uuid=logged.model_id,
+        run_id=run_id,
+        model_id=logged.model_id,
+    )
+    with tempfile.TemporaryDirectory(prefix="ride-duration-pyfunc-") as folder:
+        local = Path(folder) / MODEL_NAME_IN_RUN
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlflow.pyfunc.save_model(
+                path=str(local),
+                python_model=str(Path(__file__).with_name("mlflow_model.py")),
+                artifacts={MODEL_ARTIFACT: str(files[0]), SIDECAR_ARTIFACT: str(files[1])},
+                pip_requirements=requirements(),
+                signature=signature(),
+                mlflow_model=described,
+            )
+        client.log_model_artifacts(logged.model_id, str(local))
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    return f"models:/{logged.model_id}", logged.model_id
 
 
 def run_of_model(store: Store, bin_sha256: str) -> str | None:
@@ -168,16 +214,15 @@ def run_of_model(store: Store, bin_sha256: str) -> str | None:
 
 def log_to_run(store: Store, run_id: str, metrics: dict, step: int, files=(), folder="") -> None:
     """Add metrics at ``step`` (and files) to an existing run, e.g. a model's monitoring."""
-    import time
-
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
     with mlflow_errors(store.uri):
-        store.client.log_batch(run_id, metrics=batch)
+        _batch(store, run_id, metrics=metrics, step=step)
         for path in files:
             store.client.log_artifact(run_id, str(path), folder or None)
+
+
+def tag_run(store: Store, run_id: str, tags: dict) -> None:
+    with mlflow_errors(store.uri):
+        _batch(store, run_id, tags=tags)
 
 
 COMPARE_METRICS = {
@@ -191,20 +236,32 @@ COMPARE_METRICS = {
 
 def log_comparison(store: Store, table, params: dict) -> list[str]:
     """One finished run per row of ``compare``'s table (nothing is saved, so no model)."""
-    import mlflow
-
     run_ids = []
     with mlflow_errors(store.uri):
         experiment = store.experiment()
         for label, row in table.iterrows():
-            with mlflow.start_run(experiment_id=experiment, run_name=str(label)) as run:
-                mlflow.log_params(params | {"compared": label})
-                numbers = {
-                    key: float(row[column])
-                    for column, key in COMPARE_METRICS.items()
-                    if column in row and row[column] == row[column] and row[column] is not None
-                }
-                mlflow.log_metrics(numbers)
-                mlflow.set_tags({"ride_duration.command": "compare", "taxi": params["taxi"]})
+            run = store.client.create_run(experiment, run_name=str(label))
+            numbers = {
+                key: float(row[column])
+                for column, key in COMPARE_METRICS.items()
+                if column in row and row[column] == row[column] and row[column] is not None
+            }
+            tags = {"ride_duration.command": "compare", "taxi": params["taxi"]}
+            _batch(store, run.info.run_id, params | {"compared": label}, numbers, tags)
+            store.client.set_terminated(run.info.run_id, "FINISHED")
             run_ids.append(run.info.run_id)
     return run_ids
+
+
+def month_step(month: str) -> int:
+    """A month as an MLflow metric step: months since TLC's first (2009-01 is 0, 2021-03 is
+    146), so consecutive months are consecutive steps across a year's end."""
+    year, number = (int(part) for part in month.split("-"))
+    return (year - 2009) * 12 + number - 1
+
+
+def log_monitoring(store: Store, run_id: str, result, files=()) -> None:
+    """A month's monitoring (a ``MonitorResult``) on the run that logged the model: every
+    headline number as ``monitor.<name>`` at the month's step, and the report's files."""
+    metrics = {f"monitor.{name}": value for name, value in result.headline().items()}
+    log_to_run(store, run_id, metrics, month_step(result.month), files, "monitoring")

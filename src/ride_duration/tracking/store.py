@@ -4,6 +4,10 @@ The default is the course's SQLite file, ``mlflow.db`` in the project root, with
 ``mlruns/`` beside it; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` name another (a server,
 ``http://127.0.0.1:5000``, or another SQLite file). MLflow is an optional extra: without it,
 every command that tracks stops at once and says how to install it.
+
+Everything this package asks of MLflow goes through one ``Store``: its client is made for the
+store's URI, and MLflow's process-wide tracking and registry URIs are never set, so two stores
+in one process (a notebook, the tests) never see each other's runs.
 """
 
 from __future__ import annotations
@@ -14,27 +18,36 @@ import os
 import urllib.error
 import urllib.request
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from ..config import PROJECT_ROOT
 from ..errors import RideDurationError
+from ..files import SQLITE_HEADER
+from ..uris import TrackingURI, parse_tracking_uri
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_DB = PROJECT_ROOT / "mlflow.db"
 EXPERIMENT = "nyc-taxi-experiment"
 REGISTERED_MODEL = "nyc-taxi-regressor"
 SERVER_TIMEOUT = 5.0
+# Tells MLflow's UI that the experiment trains models, so that it opens on the runs (without
+# it, MLflow 3 opens a new experiment in its GenAI traces view).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 class TrackingError(RideDurationError):
     """MLflow is missing, its store unreachable, or a registry name does not resolve."""
 
 
-def tracking_uri(given: str | None = None) -> str:
-    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the project's sqlite:///…/mlflow.db."""
-    return given or os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{DEFAULT_DB}"
+def tracking_uri(given: str | None = None, flag: str = "--tracking-uri") -> TrackingURI:
+    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the project's sqlite:///…/mlflow.db;
+    parsed, so that a malformed one is one line naming where it came from."""
+    if given:
+        return parse_tracking_uri(given, flag)
+    if os.environ.get(TRACKING_URI_ENV):
+        return parse_tracking_uri(os.environ[TRACKING_URI_ENV], TRACKING_URI_ENV)
+    return parse_tracking_uri(f"sqlite:///{DEFAULT_DB}", "the default")
 
 
 def require_mlflow(flag: str = "--track"):
@@ -52,31 +65,48 @@ def require_mlflow(flag: str = "--track"):
 
 def quiet_mlflow() -> None:
     """MLflow's INFO lines (database migrations, 'View run at') and progress bars are noise
-    on a command's stderr: warnings and errors still show."""
+    on a command's stderr, and its SQLAlchemy errors come with tracebacks: what goes wrong
+    reaches the user as one line (``mlflow_errors``) instead."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # Its 'View run at <url>' lines go to stdout, where --json promises one object.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def check_store(uri: str) -> str:
+def check_store(uri: TrackingURI) -> TrackingURI:
     """Refuse, before any work, a store that cannot be used: an SQLite file whose folder is
-    missing or read-only, a server that does not answer its /health."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "sqlite":
-        folder = sqlite_path(uri).parent
+    missing or read-only, or that is not a database; a server that does not answer its
+    /health."""
+    if uri.is_sqlite:
+        path = uri.path
+        folder = path.parent
+        if path.is_dir():
+            raise TrackingError(f"tracking store {uri.uri}: {path} is a folder, not a database")
         if not folder.is_dir():
-            raise TrackingError(f"tracking store {uri}: the folder {folder} does not exist")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise TrackingError(f"tracking store {uri}: the folder {folder} is not writable")
-    elif parsed.scheme in ("http", "https"):
-        _check_server(uri)
-    elif parsed.scheme not in ("file", "") and not uri.startswith("databricks"):
-        raise TrackingError(
-            f"tracking URI {uri!r}: write it as sqlite:///path/mlflow.db or http(s)://host:port"
-        )
+            raise TrackingError(f"tracking store {uri.uri}: the folder {folder} does not exist")
+        if path.exists() and not _is_database(path):
+            raise TrackingError(
+                f"tracking store {uri.uri}: {path} is not an SQLite database; name another "
+                "file with --tracking-uri sqlite:///PATH (or move this one away)"
+            )
+        if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            raise TrackingError(f"tracking store {uri.uri}: the folder {folder} is not writable")
+    elif uri.is_server:
+        _check_server(uri.uri)
     return uri
+
+
+def _is_database(path: Path) -> bool:
+    """An SQLite file (or an empty one, which SQLite makes a database of)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise TrackingError(f"{path}: cannot be read ({exc.strerror})") from None
+    return head in (b"", SQLITE_HEADER) if path.is_file() else False
 
 
 def _check_server(uri: str) -> None:
@@ -96,79 +126,116 @@ def _check_server(uri: str) -> None:
         ) from None
 
 
-def artifact_root(uri: str) -> str | None:
+def artifact_root(uri: TrackingURI) -> str | None:
     """Where a local SQLite store keeps its artifacts: mlruns/ beside the database file (a
     server chooses its own)."""
-    if urlparse(uri).scheme != "sqlite":
+    if not uri.is_sqlite:
         return None
-    return (sqlite_path(uri).parent / "mlruns").resolve().as_uri()
-
-
-def sqlite_path(uri: str) -> Path:
-    """The file of an SQLAlchemy SQLite URI: sqlite:///relative.db, sqlite:////absolute.db."""
-    return Path(uri.split(":///", 1)[1] or ".")
+    return (uri.path.parent / "mlruns").resolve().as_uri()
 
 
 @dataclass
 class Store:
-    """A connected tracking store: the client and the experiment runs go to."""
+    """A connected tracking store: the one MLflow client, and the experiment runs go to."""
 
-    uri: str
+    location: TrackingURI
     client: object
     experiment_name: str = EXPERIMENT
-    experiment_id: str | None = None
+    _experiment_id: str | None = field(default=None, repr=False)
+
+    @property
+    def uri(self) -> str:
+        return self.location.uri
 
     def experiment(self) -> str:
-        """The experiment's id, created on first use. Two runs creating it at once both get
-        it: the one whose create fails finds the other's."""
-        if self.experiment_id is None:
-            name = self.experiment_name
-            found = self.client.get_experiment_by_name(name)
-            if found is None:
-                try:
-                    return self._remember(
-                        self.client.create_experiment(
-                            name, artifact_location=artifact_root(self.uri)
-                        )
-                    )
-                except Exception:
-                    found = self.client.get_experiment_by_name(name)
-                    if found is None:
-                        raise
-            self._remember(found.experiment_id)
-        return self.experiment_id
+        """The experiment's id, created on first use (and marked as model training for
+        MLflow's UI). Two runs creating it at once both get it: the one whose create fails
+        finds the other's. A deleted experiment is refused, saying how to restore it."""
+        if self._experiment_id is None:
+            with mlflow_errors(self.uri):
+                self._experiment_id = self._find_or_create()
+        return self._experiment_id
 
-    def _remember(self, experiment_id: str) -> str:
-        self.experiment_id = experiment_id
-        return experiment_id
+    def _find_or_create(self) -> str:
+        name, client = self.experiment_name, self.client
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            try:
+                return client.create_experiment(
+                    name, artifact_location=artifact_root(self.location), tags=EXPERIMENT_KIND
+                )
+            except Exception:
+                found = client.get_experiment_by_name(name)
+                if found is None:
+                    raise
+        if found.lifecycle_stage == "deleted":
+            raise TrackingError(
+                f"tracking store {self.uri}: the experiment {name!r} was deleted; restore it "
+                f"(`mlflow experiments restore --experiment-id {found.experiment_id}` with "
+                f"MLFLOW_TRACKING_URI={self.uri}) or track into another with --experiment"
+            )
+        if found.tags.get("mlflow.experimentKind") is None:
+            for key, value in EXPERIMENT_KIND.items():
+                client.set_experiment_tag(found.experiment_id, key, value)
+        return found.experiment_id
 
 
 def connect(uri: str | None = None, flag: str = "--track", experiment: str | None = None) -> Store:
-    """A client for the store named by ``uri`` (checked first), with MLflow's fluent API
-    pointed at it too (logging a model goes through it)."""
-    mlflow = require_mlflow(flag)
-    uri = check_store(tracking_uri(uri))
+    """The store named by ``uri`` (else MLFLOW_TRACKING_URI, else the project's mlflow.db),
+    parsed and checked first, with a client of its own."""
+    location = tracking_uri(uri)
+    require_mlflow(flag)
+    check_store(location)
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    with mlflow_errors(uri):
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    return Store(uri, client, experiment or EXPERIMENT)
+    with mlflow_errors(location.uri):
+        client = MlflowClient(tracking_uri=location.uri, registry_uri=location.uri)
+    return Store(location, client, experiment or EXPERIMENT)
 
 
 @contextlib.contextmanager
 def mlflow_errors(uri: str):
+    """MLflow's errors (and SQLAlchemy's, underneath a SQLite store) as one line naming the
+    store and what to do."""
     from mlflow.exceptions import MlflowException
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             yield
+    except TrackingError:
+        raise
     except MlflowException as exc:
-        raise TrackingError(f"tracking store {uri}: {one_line(exc)}") from None
+        text = str(exc)
+        reason = database_reason(exc) if "sqlite3." in text or "Error)" in text else one_line(exc)
+        raise TrackingError(f"tracking store {uri}: {reason}") from None
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        raise TrackingError(f"tracking store {uri}: {database_reason(exc)}") from None
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    return module.startswith(("sqlalchemy", "sqlite3", "alembic"))
+
+
+def database_reason(exc: BaseException) -> str:
+    """What a database error means for the user, without its SQL."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only; make it writable or name another with --tracking-uri"
+    if "not a database" in text or "malformed" in text:
+        return "the file is not an SQLite database (or is corrupted); name another store"
+    if "locked" in text:
+        return "the database is locked by another process; try again"
+    if "unable to open" in text:
+        return "the database cannot be opened (its folder or permissions?)"
+    return one_line(getattr(exc, "orig", None) or exc)[:160]
 
 
 def one_line(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return " ".join(str(text).split())[:300]
+    first = " ".join(str(text).split())
+    # SQLAlchemy appends the statement and parameters: the user's store is not the SQL.
+    return first.split(" [SQL:")[0].split("(Background on this error")[0].strip()[:300]

@@ -1,0 +1,174 @@
+"""The arguments of the commands that operate a model: serve, promote, monitor, retrain."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import MODELS_DIR, REPORTS_DIR
+from . import commands as handlers
+from . import operate as operating
+from .parser import (
+    _add_common,
+    _add_features,
+    _add_fetching,
+    _add_json,
+    _add_taxi,
+    _add_track_flag,
+    _add_tracking,
+)
+
+
+def operate_commands(commands) -> None:
+    for add in (_serve_command, _promote_command, _monitor_command, _retrain_command):
+        add(commands)
+
+
+def _serve_command(commands) -> None:
+    from ..serving.options import DEFAULT_HOST, DEFAULT_PORT, PORT_ENV, ServeOptions
+
+    defaults = ServeOptions()
+    serve = commands.add_parser(
+        "serve",
+        help="serve a saved model as a web service: POST /predict, GET /health, GET /model",
+        description="Serve a model saved by `train` over HTTP (FastAPI on uvicorn). POST "
+        '/predict with {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8} answers '
+        '{"duration": ..., "model_version": ...}; a JSON array of rides answers "durations". '
+        "OpenAPI docs at /docs.",
+    )
+    _add_common(serve)
+    serve.add_argument(
+        "--model",
+        default=defaults.model,
+        help="the .bin written by train (default: models/lin_reg.bin), or a registered model's "
+        "alias, models:/nyc-taxi-regressor@champion, followed while serving",
+    )
+    serve.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=defaults.poll_seconds,
+        help="with a models:/NAME@ALIAS: how often to ask the registry where the alias points "
+        f"(default {defaults.poll_seconds:g})",
+    )
+    _add_tracking(serve)
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help=f"port (default ${PORT_ENV}, else {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=defaults.workers, help="worker processes (default 1)"
+    )
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="do not log each request (for load tests)"
+    )
+    serve.set_defaults(handler=handlers.run_serve)
+
+
+def _promote_command(commands) -> None:
+    promote = commands.add_parser(
+        "promote",
+        help="move the registry's champion alias to a version (default: the challenger)",
+        description="Set alias champion of the registered model to VERSION, or to the version "
+        "aliased challenger. `serve --model models:/nyc-taxi-regressor@champion` follows it.",
+    )
+    _add_common(promote)
+    promote.add_argument("version", nargs="?", metavar="VERSION", help="a version number")
+    _add_tracking(promote, register=True)
+    promote.set_defaults(handler=handlers.run_promote)
+
+
+def _add_thresholds(parser: argparse.ArgumentParser) -> None:
+    """A flag per registered monitored statistic, holding its threshold (checked by the
+    library: ``Statistic.parse``)."""
+    from ..monitoring.statistics import STATISTICS
+
+    for statistic in STATISTICS.values():
+        form = "LOW..HIGH" if statistic.is_band else "X"
+        parser.add_argument(
+            statistic.flag,
+            dest=statistic.name,
+            default=None,
+            metavar=form,
+            help=f"threshold: {statistic.description} (default "
+            f"{statistic.show(statistic.default)})",
+        )
+
+
+def _add_reports_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=REPORTS_DIR,
+        help="where monitor_<taxi>_<month>.html and .json go (default: reports/)",
+    )
+
+
+def _monitor_command(commands) -> None:
+    monitor = commands.add_parser(
+        "monitor",
+        help="score a new month and compare it with the model's training months: errors, drift",
+        description="Score MONTH with a model and compare it with the model's training months "
+        "(the reference): RMSE and MAE overall and per day, drift of the prediction and of "
+        "each input, shares of missing values. Writes reports/monitor_<taxi>_<month>.html and "
+        ".json. Exit 0 within the thresholds, 3 when one is crossed, 2 on errors.",
+    )
+    _add_common(monitor)
+    monitor.add_argument("--month", required=True, metavar="YYYY-MM", help="the month to watch")
+    _add_taxi(monitor, None, "default: the model's")
+    monitor.add_argument(
+        "--model",
+        default=str(MODELS_DIR / "lin_reg.bin"),
+        help="a saved .bin, or a registered model: models:/nyc-taxi-regressor@champion "
+        "(default models/lin_reg.bin)",
+    )
+    _add_thresholds(monitor)
+    _add_reports_dir(monitor)
+    _add_track_flag(monitor, "the month's metrics and report to the model's run")
+    _add_tracking(monitor)
+    _add_json(monitor)
+    _add_fetching(monitor)
+    monitor.set_defaults(handler=operating.run_monitor)
+
+
+def _retrain_command(commands) -> None:
+    from ..operate.retrain import Retrain
+
+    defaults = Retrain()
+    retrain = commands.add_parser(
+        "retrain",
+        help="one step of continuous training (or --backfill the loop over months)",
+        description="Monitor the registry's champion on MONTH; when a threshold is crossed (or "
+        "with --always), train a challenger on the months before it (the last --window present, "
+        "streamed), score both on MONTH and promote the challenger only if its RMSE is lower. "
+        "The decision goes to MLflow (tags) and to the month's report. --backfill A..B runs it "
+        "month by month over the months present and draws one figure.",
+    )
+    _add_common(retrain)
+    which = retrain.add_mutually_exclusive_group()
+    which.add_argument("--month", metavar="YYYY-MM", help="the new month")
+    which.add_argument("--backfill", metavar="A..B", help="every month present from A to B")
+    _add_taxi(retrain, defaults.taxi)
+    retrain.add_argument(
+        "--window",
+        type=int,
+        default=defaults.window,
+        help=f"train on the last N months present (default {defaults.window})",
+    )
+    retrain.add_argument(
+        "--always", action="store_true", help="train a challenger even within the thresholds"
+    )
+    _add_features(retrain)
+    retrain.add_argument(
+        "--model-dir", type=Path, default=defaults.model_dir, help="where challengers are saved"
+    )
+    retrain.add_argument(
+        "--figure", type=Path, help="with --backfill: also save the figure here (a .png)"
+    )
+    _add_thresholds(retrain)
+    _add_reports_dir(retrain)
+    _add_tracking(retrain, register=True)
+    _add_json(retrain)
+    _add_fetching(retrain)
+    retrain.set_defaults(handler=operating.run_retrain)
