@@ -99,43 +99,67 @@ def tiny_data(tmp_path):
     return data
 
 
-# The CLI on a slow disk: each rename and fsync takes 20 ms, so two saves that start
-# together overlap, as they do on real disks with real model sizes.
-SLOW_DISK = """
-import os, sys, time
-from ride_duration.cli import main
-for name in ("replace", "fsync"):
-    def slow(*args, _real=getattr(os, name)):
-        time.sleep(0.02)
-        return _real(*args)
-    setattr(os, name, slow)
-sys.exit(main(sys.argv[1:]))
-"""
+ROUNDS = 30
 
 
-def test_thirty_pairs_of_trains_saving_one_name(tiny_data, tmp_path):
+def _save_in_rounds(barrier, answers, argv: list[str]) -> None:
+    """A writer process: on a slow disk (each rename and fsync takes 20 ms, so two saves that
+    start together overlap, as they do on real disks with real model sizes), train and save
+    once per round, starting with the other writer, and report each exit and stderr."""
+    import contextlib
+    import io
+    import os
+    import time
+
+    from ride_duration.cli import main
+
+    for name in ("replace", "fsync"):
+
+        def slow(*args, _real=getattr(os, name)):
+            time.sleep(0.02)
+            return _real(*args)
+
+        setattr(os, name, slow)
+    for _ in range(ROUNDS):
+        barrier.wait(timeout=60)  # both writers start the round together
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(argv)
+        answers.put((code, err.getvalue()))
+        barrier.wait(timeout=60)  # the test checks the pair before the next round
+
+
+def test_thirty_rounds_of_two_trains_saving_one_name(tiny_data, tmp_path):
+    """Two processes train different models under one name at the same instant, thirty
+    times: after each round the pair on disk is one model and the sidecar that vouches for
+    it (a mixed-up pair could not pass load_model), and nothing else is left."""
+    import multiprocessing
+
     models = tmp_path / "models"
-    base = [
-        sys.executable,
-        "-c",
-        SLOW_DISK,
-        "train",
-        "--offline",
-        "--quiet",
-        "--data-dir",
-        str(tiny_data),
-        "--model-dir",
-        str(models),
-        "--name",
-        "m",
+    base = ["train", "--offline", "--quiet", "--data-dir", str(tiny_data)]
+    base += ["--model-dir", str(models), "--name", "m"]
+    spawn = multiprocessing.get_context("spawn")
+    barrier, answers = spawn.Barrier(3), spawn.Queue()
+    writers = [
+        spawn.Process(target=_save_in_rounds, args=(barrier, answers, argv))
+        for argv in (base, [*base, "--model", "ridge"])
     ]
-    for _ in range(30):
-        # Two different models under one name: a mixed-up pair could not pass load_model.
-        results = run_together([base, [*base, "--model", "ridge"]])
-        assert all(code in (0, 2) for code, _ in results), results
-        assert all("Traceback" not in err for _, err in results), results
-        model = load_model(models / "m.bin")
-        meta = read_metadata(models / "m.bin")
-        assert type(model[-1]).__name__ == meta["model"]["class"]
-        assert leftovers(models) == ["m.bin", "m.json"]
-    assert results and all(code == 0 for code, _ in results)
+    for writer in writers:
+        writer.start()
+    try:
+        for _ in range(ROUNDS):
+            barrier.wait(timeout=120)
+            results = [answers.get(timeout=120) for _ in writers]
+            assert all(code in (0, 2) for code, _ in results), results
+            assert all("Traceback" not in err for _, err in results), results
+            model = load_model(models / "m.bin")
+            meta = read_metadata(models / "m.bin")
+            assert type(model[-1]).__name__ == meta["model"]["class"]
+            assert leftovers(models) == ["m.bin", "m.json"]
+            barrier.wait(timeout=120)
+        assert all(code == 0 for code, _ in results)
+    finally:
+        for writer in writers:
+            writer.join(timeout=30)
+            if writer.is_alive():
+                writer.kill()

@@ -205,8 +205,19 @@ def test_the_plain_steps_are_in_view(path, steps):
     assert not missing, f"{path.name} does not show {missing}"
 
 
-def test_lesson_notebook_teaches_and_checks(lesson_dirs):
-    notebook = run_with_papermill(LESSON, lesson_parameters(lesson_dirs), lesson_dirs)
+@pytest.fixture(scope="module")
+def lesson_run(lesson_dirs):
+    """The lesson notebook executed once with papermill, for the tests that read it."""
+    return run_with_papermill(LESSON, lesson_parameters(lesson_dirs), lesson_dirs)
+
+
+@pytest.fixture(scope="module")
+def homework_run(homework_dirs):
+    return run_with_papermill(HOMEWORK, homework_parameters(homework_dirs), homework_dirs)
+
+
+def test_lesson_notebook_teaches_and_checks(lesson_dirs, lesson_run):
+    notebook = lesson_run
     outputs = outputs_of(notebook)
     assert "ERROR" not in outputs
     assert "7.7587" in outputs  # LinearRegression's default solver, computed in view
@@ -231,21 +242,27 @@ def test_lesson_notebook_teaches_and_checks(lesson_dirs):
     )
 
 
-def test_lesson_notebook_on_other_months_leaves_the_lesson_model_alone(tlc_dir, tmp_path):
-    copy_months(
-        tlc_dir,
-        tmp_path / "data",
-        "green_tripdata_2022-01.parquet",
-        "green_tripdata_2022-02.parquet",
-    )
-    models = tmp_path / "models"
+@pytest.fixture(scope="module")
+def range_run(tlc_dir, tmp_path_factory):
+    """The lesson notebook on other months than the lesson's, a range of two training months,
+    with a models/lin_reg.bin of the user's already there."""
+    root = tmp_path_factory.mktemp("lesson-range")
+    copy_months(tlc_dir, root / "data", *(f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3)))
+    models = root / "models"
     models.mkdir()
     (models / "lin_reg.bin").write_bytes(b"the lesson model, untouched")
-    parameters = lesson_parameters(tmp_path) | {"train_month": "2022-01", "val_month": "2022-02"}
-    notebook = run_with_papermill(LESSON, parameters, tmp_path)
+    parameters = lesson_parameters(root) | {
+        "train_month": "2021-01..2021-02",
+        "val_month": "2021-03",
+    }
+    return root, run_with_papermill(LESSON, parameters, root)
+
+
+def test_lesson_notebook_on_other_months_leaves_the_lesson_model_alone(range_run):
+    root, notebook = range_run
     assert "ERROR" not in outputs_of(notebook)
-    assert (models / "lin_reg.bin").read_bytes() == b"the lesson model, untouched"
-    assert (models / "lin_reg_green_2022-01_2022-02.bin").is_file()
+    assert (root / "models/lin_reg.bin").read_bytes() == b"the lesson model, untouched"
+    assert (root / "models/lin_reg_green_2021-01..2021-02_2021-03.bin").is_file()
 
 
 @pytest.mark.parametrize("months", [("2023-01", "2023-02"), ("2021-01", "2021-02")], ids="->".join)
@@ -275,14 +292,17 @@ def test_homework_notebook_equals_the_cli(tlc_dir, tmp_path, months):
 
 
 @pytest.mark.parametrize(
-    ("path", "dirs", "parameters"),
-    [(LESSON, "lesson_dirs", lesson_parameters), (HOMEWORK, "homework_dirs", homework_parameters)],
+    ("path", "dirs", "parameters", "run"),
+    [
+        (LESSON, "lesson_dirs", lesson_parameters, "lesson_run"),
+        (HOMEWORK, "homework_dirs", homework_parameters, "homework_run"),
+    ],
     ids=["lesson", "homework"],
 )
-def test_every_cell_can_be_rerun(request, path, dirs, parameters):
+def test_every_cell_can_be_rerun(request, path, dirs, parameters, run):
     root = request.getfixturevalue(dirs)
     notebook = parameterize(path, parameters(root))
-    once = execute(copy.deepcopy(notebook), root)
+    once = request.getfixturevalue(run)  # executed top to bottom once, as papermill runs it
     twice, pairs = run_twice_per_cell(notebook, root)
     for first, second in pairs:
         assert not any(t.startswith("ERROR") for t in first + second), first + second
@@ -293,19 +313,12 @@ def test_every_cell_can_be_rerun(request, path, dirs, parameters):
         assert answers_of(once) == answers_of(twice)
 
 
-def test_lesson_notebook_takes_a_range_of_months(tlc_dir, tmp_path):
-    copy_months(
-        tlc_dir, tmp_path / "data", *(f"green_tripdata_2021-0{m}.parquet" for m in (1, 2, 3))
-    )
-    parameters = lesson_parameters(tmp_path) | {
-        "train_month": "2021-01..2021-02",
-        "val_month": "2021-03",
-    }
-    notebook = run_with_papermill(LESSON, parameters, tmp_path)
+def test_lesson_notebook_takes_a_range_of_months(range_run):
+    root, notebook = range_run
     outputs = outputs_of(notebook)
     assert "ERROR" not in outputs and "✗" not in outputs
     assert "135,829" in outputs  # the rides kept in both training months together
-    assert (tmp_path / "models/lin_reg_green_2021-01..2021-02_2021-03.bin").is_file()
+    assert (root / "models/lin_reg_green_2021-01..2021-02_2021-03.bin").is_file()
 
 
 def test_homework_notebook_says_what_it_needs_and_answers_after_the_learner():

@@ -66,14 +66,10 @@ def test_two_months_give_the_optimum_of_their_concatenation(data, tmp_path, mode
         if model == "linear"
         else Ridge(alpha=1.0, solver="sparse_cg", tol=1e-12)
     ).fit(matrix, y)
-    assert result.metrics.train_rmse == pytest.approx(
-        rmse(reference.predict(matrix), y), abs=1e-6
-    )
+    assert result.metrics.train_rmse == pytest.approx(rmse(reference.predict(matrix), y), abs=1e-6)
     assert result.metrics.train_rmse <= rmse(reference.predict(matrix), y) + 1e-12
     val = vectorizer.transform(val_dicts)
-    assert result.metrics.val_rmse == pytest.approx(
-        rmse(reference.predict(val), y_val), abs=1e-5
-    )
+    assert result.metrics.val_rmse == pytest.approx(rmse(reference.predict(val), y_val), abs=1e-5)
     assert result.metrics.val_rmse == pytest.approx(
         rmse(pipeline.predict(val_dicts), y_val), abs=1e-12
     )

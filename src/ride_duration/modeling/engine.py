@@ -19,7 +19,8 @@ NO_WORKERS_SECONDS = 10.0
 NO_WORKERS_ENV = "RIDE_DURATION_DASK_NO_WORKERS_SECONDS"
 
 
-CONNECT_SECONDS = 10
+CONNECT_SECONDS = 10  # to reach a scheduler
+CONNECT_ENV = "RIDE_DURATION_DASK_CONNECT_SECONDS"
 
 
 def run_tasks(function, tasks: list[tuple], client=None, label: str = "", quiet: bool = True):
@@ -107,7 +108,8 @@ def dask_client(scheduler: str | None):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         if scheduler:
             try:
-                client = Client(check_scheduler(scheduler), timeout=CONNECT_SECONDS)
+                patience = float(os.environ.get(CONNECT_ENV, CONNECT_SECONDS))
+                client = Client(check_scheduler(scheduler), timeout=patience)
             except RideDurationError:
                 raise
             except Exception as exc:  # distributed raises OSError, TimeoutError, ValueError
