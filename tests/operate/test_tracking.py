@@ -13,7 +13,7 @@ import pytest
 from ride_duration import load_model
 from ride_duration.data.dataset import load_prepared, zone_ids
 from ride_duration.features import FEATURE_SETS, feature_set
-from tests.helpers import assert_clean_failure, run_cli
+from tests.helpers import assert_clean_failure, leftovers, run_cli
 from tests.operate.conftest import new_project
 
 # Only the lesson months are copied: CI's newcomer run needs not repeat these.
@@ -249,3 +249,65 @@ def test_compare_tracks_one_run_per_model(tlc_dir, tmp_path):
     exact = next(m for name, m in by_model.items() if name.startswith("linear, exact"))
     assert exact["train_rmse"] == pytest.approx(4.6407, abs=1e-4)
     assert exact["val_rmse"] == pytest.approx(7.4808, abs=1e-4)
+
+
+def run_files(client, run_id) -> set[str]:
+    return {
+        a.path for folder in ("model_files", "plots") for a in client.list_artifacts(run_id, folder)
+    }
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["beside-a-worker", "one-after-another"])
+def test_a_tracked_training_logs_the_same_run_either_way(project, tmp_path, worker, monkeypatch):
+    """The command line trains in a forked worker while MLflow starts (a process of its own
+    here, as a user runs it); a threaded caller (a notebook) trains first, then logs. Both
+    leave the same run: the metrics, the files, the plots."""
+    models = tmp_path / "models"
+    args = ["train", "--track", "--offline", "--quiet", "--json", "--data-dir", str(project.data)]
+    args += ["--model-dir", str(models)]
+    if worker:
+        result = run_cli(*args, env={"MLFLOW_TRACKING_URI": project.uri}, process=True)
+    else:
+        from ride_duration.operate import training
+
+        monkeypatch.setattr(training, "_can_fork", lambda: False)
+        result = project.cli(*args)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    client = project.client()
+    run = client.get_run(answer["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["val_rmse"] == pytest.approx(7.4808, abs=1e-4)
+    assert run_files(client, run.info.run_id) == {
+        "model_files/lin_reg.bin",
+        "model_files/lin_reg.json",
+        "plots/duration_distribution.png",
+        "plots/prediction_vs_actual.png",
+    }
+    assert sorted(p.name for p in models.iterdir() if not p.name.startswith(".")) == [
+        "lin_reg.bin",
+        "lin_reg.json",
+    ]
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["beside-a-worker", "one-after-another"])
+def test_a_deleted_experiment_stops_before_any_model_is_saved(
+    tlc_dir, tmp_path, worker, monkeypatch
+):
+    """The experiment deleted in MLflow's UI: one line saying how to restore it, and no model
+    file written (the worker trains, but saves only once the store is found usable)."""
+    project = new_project(tmp_path, tlc_dir)
+    client = project.client()
+    client.delete_experiment(client.create_experiment("nyc-taxi-experiment"))
+    args = ["train", "--track", "--offline", "--quiet", "--data-dir", str(project.data)]
+    args += ["--model-dir", str(project.models)]
+    env = {"MLFLOW_TRACKING_URI": project.uri}
+    if worker:
+        result = run_cli(*args, env=env, process=True)
+    else:
+        from ride_duration.operate import training
+
+        monkeypatch.setattr(training, "_can_fork", lambda: False)
+        result = run_cli(*args, env=env)
+    assert_clean_failure(result, "was deleted", "mlflow experiments restore")
+    assert not project.models.exists() or leftovers(project.models) == []

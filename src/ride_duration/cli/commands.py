@@ -72,12 +72,14 @@ def run_train(args: argparse.Namespace) -> int:
         raise RideDurationError("--register goes with --track: it registers the tracked run")
     store = None
     if args.track:
-        from ..tracking.registry import check_taxi
+        from ..tracking.store import precheck
 
         draw_to_files()  # the run's plots
-        store = tracking_store(args)
-        if args.register:
-            check_taxi(store, options.taxi, args.registered_model)
+        precheck(args.tracking_uri)  # before any work; MLflow itself starts beside training
+
+        def store():
+            return tracking_store(args)
+
     tracked = train_tracked(
         options, store, register_as=args.registered_model if args.register else None
     )
@@ -91,7 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     print(tables.train_report(result.metadata, metrics, result.reports, result.model_path))
     if tracked.run:
-        print(f"tracked: MLflow run {tracked.run.run_id} in {store.uri}")
+        print(f"tracked: MLflow run {tracked.run.run_id} in {tracked.store_uri}")
     if tracked.version:
         print(
             f"registered: {tracked.version.name} version {tracked.version.version}, "

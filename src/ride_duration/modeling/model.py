@@ -186,6 +186,15 @@ def load(model_path: Path | str) -> tuple[Model, dict]:
     return Model.from_pipeline(unpickle_model(data, model_path), metadata), metadata
 
 
+def unseen_pairs(model: Model, design: Design):
+    """Which rows of a design have a pickup/dropoff pair training never saw (None for a
+    feature set without the pair)."""
+    categorical = list(feature_set(model.features).categorical)
+    if "PU_DO" not in categorical:
+        return None
+    return design.group_columns[categorical.index("PU_DO")] < 0
+
+
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error, computed as scikit-learn's root_mean_squared_error does."""
     errors = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)

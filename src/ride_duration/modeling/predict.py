@@ -12,12 +12,11 @@ from ..config import MAX_MILES, MAX_ZONE_ID
 from ..data.months import month_path
 from ..data.zones import zone_ids
 from ..errors import RideDurationError
-from ..features import feature_set
 from ..files import check_output, temporary_beside
 from .artifact import model_version
 from .evaluate import Evaluation, evaluate_frame
 from .intervals import LEVEL, check_level
-from .model import Model, load
+from .model import Model, load, unseen_pairs
 from .rides import whole_month
 
 
@@ -142,9 +141,7 @@ def score_month(
         score.output = write_predictions(output, frame, predicted, month, version, bounds)
     if keep_predictions:
         score.actual, score.predicted = frame["duration"].to_numpy(), predicted
-        categorical = list(feature_set(model.features).categorical)
-        if "PU_DO" in categorical:  # rides whose pickup/dropoff pair training never saw
-            score.unseen_pair = design.group_columns[categorical.index("PU_DO")] < 0
+        score.unseen_pair = unseen_pairs(model, design)
     return score
 
 

@@ -18,7 +18,7 @@ from .estimators import REGRESSORS, regressor
 from .evaluate import Evaluation, evaluate_frame
 from .fit import fit
 from .intervals import LEVEL
-from .model import Model, rmse
+from .model import Model, rmse, unseen_pairs
 from .options import TrainOptions
 from .provenance import input_record, model_metadata
 from .rides import whole_month
@@ -76,6 +76,10 @@ class TrainResult:
     metadata: dict  # the sidecar
     warnings: list[str] = field(default_factory=list)
     model_path: Path | None = None
+    # The validation rides' actual and predicted minutes, and which had a pickup/dropoff pair
+    # training never saw, when they were scored in memory (one validation month): what the
+    # predicted-vs-actual plot draws, without scoring the month again.
+    scored: tuple | None = field(default=None, repr=False)
 
     @property
     def reports(self) -> dict:
@@ -102,9 +106,10 @@ def start_background_imports() -> threading.Thread:
     return thread
 
 
-def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
+def train(options: TrainOptions, *, save: bool = True, saved_later: bool = False) -> TrainResult:
     """Read the months, fit, measure and (by default) save. Raises RideDurationError on
-    anything the user can fix."""
+    anything the user can fix. The model folder and name are checked before any work, also
+    when the model is saved later (``saved_later``: by ``save_result``)."""
     options = options.validated()
     months, val_months = parse_months(options.train_month), parse_months(options.val_month)
     streaming = (
@@ -112,7 +117,7 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
     )
     start_background_imports()  # while the months are read
     notes = [note] if (note := month_order_note(months, val_months)) else []
-    if save:  # before minutes of work, not after
+    if save or saved_later:  # before minutes of work, not after
         prepare_model_dir(options.model_dir)
         check_model_name(options.model_dir, options.name)
     ensure_months(
@@ -124,7 +129,9 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         quiet=options.quiet,
     )
     fitter = _fit_streaming if streaming else _fit_in_memory
-    model, metrics, train_report, validation, fit_notes = fitter(options, months, val_months)
+    model, metrics, train_report, validation, fit_notes, scored = fitter(
+        options, months, val_months
+    )
     notes.extend(fit_notes)
     if bad := metrics.not_finite():
         raise DataError(
@@ -137,10 +144,16 @@ def train(options: TrainOptions, *, save: bool = True) -> TrainResult:
         for month in dict.fromkeys([*months, *val_months])
     ]
     metadata = model_metadata(options, model, metrics.as_dict(), reports, inputs)
-    result = TrainResult(model, metrics, train_report, validation, metadata, notes)
-    if save:
-        result.model_path = save_bytes(model.to_bytes(), metadata, options.model_dir, options.name)
-        result.metadata = read_metadata(result.model_path)  # with the saved bytes' sha256
+    result = TrainResult(model, metrics, train_report, validation, metadata, notes, scored=scored)
+    return save_result(result, options) if save else result
+
+
+def save_result(result: TrainResult, options: TrainOptions) -> TrainResult:
+    """Save a trained model and its sidecar under the options' folder and name."""
+    options = options.validated()
+    data = result.model.to_bytes()
+    result.model_path = save_bytes(data, result.metadata, options.model_dir, options.name)
+    result.metadata = read_metadata(result.model_path, data)  # with the saved bytes' sha256
     return result
 
 
@@ -155,16 +168,18 @@ def _fit_in_memory(options: TrainOptions, months: list[str], val_months: list[st
     fitted = fit(options, train_frame, val_frame)
     model = fitted.model
     y_train = train_frame["duration"].to_numpy()
+    predicted = model.predict_design(fitted.val_design)
     validation = evaluate_frame(
         model,
         val_frame,
-        predicted=model.predict_design(fitted.val_design),
+        predicted=predicted,
         train_mean=float(y_train.mean()),
         report=val_report,
     )
     train_rmse = rmse(y_train, model.predict_design(fitted.design))
     metrics = Metrics.of(model, len(y_train), train_rmse, validation)
-    return model, metrics, train_report, validation, fitted.notes
+    scored = (val_frame["duration"].to_numpy(), predicted, unseen_pairs(model, fitted.val_design))
+    return model, metrics, train_report, validation, fitted.notes, scored
 
 
 def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[str]):
@@ -188,4 +203,4 @@ def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[st
     stats, model = streamed.part.stats, streamed.model
     train_rmse = float(np.sqrt(stats.sse(model.coef, model.intercept) / stats.n))
     metrics = Metrics.of(model, stats.n, train_rmse, streamed.validation)
-    return model, metrics, streamed.part.report, streamed.validation, []
+    return model, metrics, streamed.part.report, streamed.validation, [], None

@@ -128,15 +128,12 @@ def _batch(store: Store, run_id: str, params=None, metrics=None, tags=None, step
     )
 
 
-def log_training(
-    store: Store,
-    options,
-    result,
-    model_path: Path,
-    seconds: float | None = None,
-    plots: list[Path] = (),
+def open_training_run(
+    store: Store, options, result, model_path: Path, seconds: float | None = None
 ) -> TrackedRun:
-    """Log one trained, saved model (a ``TrainResult``) as a finished run of the experiment."""
+    """Log one trained, saved model (a ``TrainResult``) as a run of the experiment: its
+    parameters, metrics, tags, files and the MLflow model. The run stays open for its plots
+    (``close_training_run``); if logging fails, it is closed as failed."""
     metadata = result.metadata
     name = f"{metadata['name']} {options.taxi} {options.train_month} -> {options.val_month}"
     client = store.client
@@ -154,14 +151,49 @@ def log_training(
             files = [Path(model_path), sidecar_path(model_path)]
             for path in files:
                 client.log_artifact(run_id, str(path), "model_files")
-            for path in plots:
-                client.log_artifact(run_id, str(path), "plots")
             model_uri, model_id = log_pyfunc(store, run_id, files)
         except BaseException:
             client.set_terminated(run_id, "FAILED")
             raise
-        client.set_terminated(run_id, "FINISHED")
     return TrackedRun(run_id, model_uri, model_id)
+
+
+def close_training_run(store: Store, run: TrackedRun, plots=(), failed: bool = False) -> None:
+    """Add the run's plots and end it (FINISHED, or FAILED)."""
+    with mlflow_errors(store.uri):
+        try:
+            for path in plots:
+                store.client.log_artifact(run.run_id, str(path), "plots")
+        except BaseException:
+            store.client.set_terminated(run.run_id, "FAILED")
+            raise
+        store.client.set_terminated(run.run_id, "FAILED" if failed else "FINISHED")
+
+
+def log_training(
+    store: Store,
+    options,
+    result,
+    model_path: Path,
+    seconds: float | None = None,
+    plots: list[Path] = (),
+) -> TrackedRun:
+    """Log one trained, saved model (a ``TrainResult``) as a finished run of the experiment."""
+    run = open_training_run(store, options, result, model_path, seconds)
+    close_training_run(store, run, plots)
+    return run
+
+
+def warm_requirements_check() -> None:
+    """Build, ahead of time, the map of installed packages that MLflow consults when it
+    checks a logged model's requirements against this environment (about half a second,
+    spent while a worker still trains instead of after it)."""
+    try:
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()
+    except Exception:  # a private helper of MLflow's: without it, the check just runs later
+        pass
 
 
 def log_pyfunc(store: Store, run_id: str, files: list[Path]) -> tuple[str, str]:

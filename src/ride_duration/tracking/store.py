@@ -50,8 +50,21 @@ def tracking_uri(given: str | None = None, flag: str = "--tracking-uri") -> Trac
     return parse_tracking_uri(f"sqlite:///{DEFAULT_DB}", "the default")
 
 
+def mlflow_installed() -> bool:
+    """Whether MLflow can be imported, without importing it (a second)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("mlflow") is not None
+    except (ImportError, ValueError):  # a broken or stubbed install
+        return False
+
+
 def require_mlflow(flag: str = "--track"):
     """The mlflow module, or one line naming the extra that brings it."""
+    # Before MLflow is imported: its usage telemetry (a thread, and calls to its servers
+    # that this command never needs) stays off unless the user turned it on.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         import mlflow
     except ImportError:
@@ -178,6 +191,15 @@ class Store:
             for key, value in EXPERIMENT_KIND.items():
                 client.set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
+
+
+def precheck(uri: str | None = None, flag: str = "--track") -> TrackingURI:
+    """What ``connect`` checks first, without starting MLflow: the URI, MLflow's presence,
+    the SQLite file or the server's /health."""
+    location = tracking_uri(uri)
+    if not mlflow_installed():
+        require_mlflow(flag)  # the one line naming the extra
+    return check_store(location)
 
 
 def connect(uri: str | None = None, flag: str = "--track", experiment: str | None = None) -> Store:
