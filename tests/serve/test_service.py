@@ -221,6 +221,34 @@ def test_the_openapi_document_lists_the_real_refusals(service):
     assert status == 422 and set(refused["detail"][0]) == {"loc", "msg", "type"}
 
 
+def test_every_reference_in_the_openapi_document_resolves(service):
+    """Swagger UI shows a red resolver error for a $ref that points nowhere (a schema pasted
+    in with its own $defs): every one must resolve within the document."""
+    _, spec = service.request("GET", "/openapi.json")
+
+    def references(node):
+        if isinstance(node, dict):
+            yield from ([node["$ref"]] if "$ref" in node else [])
+            for value in node.values():
+                yield from references(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from references(value)
+
+    found = set(references(spec))
+    assert "#/components/schemas/Ride" in found
+    for reference in found:
+        assert reference.startswith("#/"), reference
+        node = spec
+        for part in reference[2:].split("/"):
+            assert part in node, f"{reference} does not resolve"
+            node = node[part]
+    batch = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert batch["schema"]["anyOf"][1]["items"] == {"$ref": "#/components/schemas/Ride"}
+    (level,) = spec["paths"]["/predict"]["post"]["parameters"]
+    assert level["name"] == "interval" and level["schema"]["exclusiveMaximum"] == 1
+
+
 def test_a_missing_zone_is_the_models_minus_one(service):
     ride = {"DOLocationID": 151, "trip_distance": 2.0, "pickup_datetime": "2021-02-01T08:00"}
     status, answer = service.request("POST", "/predict", body_of(service, ride))
