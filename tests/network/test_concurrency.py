@@ -113,13 +113,15 @@ def _save_in_rounds(barrier, answers, argv: list[str]) -> None:
 
     from ride_duration.cli import main
 
-    for name in ("replace", "fsync"):
-
-        def slow(*args, _real=getattr(os, name)):
+    def slowed(real):
+        def slow(*args):
             time.sleep(0.02)
-            return _real(*args)
+            return real(*args)
 
-        setattr(os, name, slow)
+        return slow
+
+    for name in ("replace", "fsync"):
+        setattr(os, name, slowed(getattr(os, name)))
     for _ in range(ROUNDS):
         barrier.wait(timeout=60)  # both writers start the round together
         err = io.StringIO()
