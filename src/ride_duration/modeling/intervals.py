@@ -80,10 +80,21 @@ class Intervals:
 
     @classmethod
     def from_dict(cls, document: dict) -> Intervals:
-        quantiles = np.asarray(document["quantiles"], dtype=float)
-        if quantiles.shape != (len(document["band_edges"]) + 2, len(PROBABILITIES)):
-            raise ValueError("the sidecar's interval table has the wrong shape")
-        return cls(tuple(document["band_edges"]), quantiles, tuple(document["rides"]))
+        """The table a sidecar holds; one that is not such a table is refused in one line."""
+        from ..errors import ModelFileError
+
+        try:
+            quantiles = np.asarray(document["quantiles"], dtype=float)
+            edges, rides = tuple(float(e) for e in document["band_edges"]), document["rides"]
+            shaped = quantiles.shape == (len(edges) + 2, len(PROBABILITIES))
+        except (KeyError, TypeError, ValueError):
+            shaped = False
+        if not shaped or not np.isfinite(quantiles).all():
+            raise ModelFileError(
+                "the sidecar's interval table is not one a model learns (wrong shape or values); "
+                "retrain with `ride-duration train`"
+            )
+        return cls(edges, quantiles, tuple(int(n) for n in rides))
 
 
 def check_level(level: float) -> float:
