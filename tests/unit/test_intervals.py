@@ -66,9 +66,15 @@ def test_the_sidecar_form_round_trips_and_is_checked():
     again = Intervals.from_dict(intervals.as_dict())
     np.testing.assert_allclose(again.quantiles, intervals.quantiles, atol=1e-6)
     assert again.band_edges == intervals.band_edges and again.rides == intervals.rides
-    broken = intervals.as_dict() | {"quantiles": [[0.0]]}
-    with pytest.raises(ValueError, match="wrong shape"):
-        Intervals.from_dict(broken)
+    from ride_duration.errors import ModelFileError
+
+    for broken in (
+        intervals.as_dict() | {"quantiles": [[0.0]]},
+        intervals.as_dict() | {"quantiles": "garbage"},
+        {k: v for k, v in intervals.as_dict().items() if k != "band_edges"},
+    ):
+        with pytest.raises(ModelFileError, match="wrong shape"):
+            Intervals.from_dict(broken)
 
 
 @pytest.mark.parametrize("level", [0, 1, -0.5, 1.5, float("nan"), float("inf"), "0.8", None])
