@@ -170,20 +170,27 @@ def train_with_cli(data: Path, models: Path, *feature_sets: str, named: bool = F
 
 def write_green(folder: Path, month: str, rides: list[tuple], **overrides) -> Path:
     """A tiny green-taxi parquet file: rides are (pickup, dropoff, PU, DO, distance)."""
+    return write_month(folder, "green", month, rides, **overrides)
+
+
+def write_month(folder: Path, taxi: str, month: str, rides: list[tuple], **overrides) -> Path:
+    """A tiny parquet file of a green or yellow month (their timestamps are lpep_* and
+    tpep_*): rides are (pickup, dropoff, PU, DO, distance)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    prefix = {"green": "lpep", "yellow": "tpep"}[taxi]
     columns = {
         "VendorID": [2] * len(rides),
-        "lpep_pickup_datetime": pa.array([r[0] for r in rides], pa.timestamp("us")),
-        "lpep_dropoff_datetime": pa.array([r[1] for r in rides], pa.timestamp("us")),
+        f"{prefix}_pickup_datetime": pa.array([r[0] for r in rides], pa.timestamp("us")),
+        f"{prefix}_dropoff_datetime": pa.array([r[1] for r in rides], pa.timestamp("us")),
         "PULocationID": pa.array([r[2] for r in rides], pa.int64()),
         "DOLocationID": pa.array([r[3] for r in rides], pa.int64()),
         "trip_distance": pa.array([r[4] for r in rides], pa.float64()),
     }
     columns.update(overrides)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"green_tripdata_{month}.parquet"
+    path = folder / f"{taxi}_tripdata_{month}.parquet"
     pq.write_table(pa.table(columns), path)
     return path
 
@@ -258,3 +265,20 @@ def assert_matches_dictvectorizer(train, val, feature_set: str):
     # The fitted vectorizer works on dicts, as the saved pipeline will call it.
     assert (ours.transform(to_dicts(val, categorical, numerical)) != matrices[1]).nnz == 0
     return matrices
+
+
+def without_overriding_file_modes(command: list[str]) -> list[str]:
+    """``command`` run without the capabilities that let root write (or read) what a file's
+    mode forbids: a read-only file or folder is then read-only for root's process too. Needs
+    capsh (Debian's libcap2-bin); for another user, the command as it is."""
+    if os.geteuid() != 0:
+        return command
+    drop = "cap_dac_override,cap_dac_read_search"
+    return ["capsh", f"--drop={drop}", "--", "-c", 'exec "$0" "$@"', *command]
+
+
+needs_capsh_as_root = pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("capsh") is None,
+    reason="as root, a read-only file is tested by dropping capabilities with capsh (Debian's "
+    "libcap2-bin), which is absent",
+)

@@ -4,14 +4,20 @@ All cases go through the real CLI in a subprocess, with --offline (no network)."
 
 import datetime as dt
 import json
-import os
 import pickle
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import assert_clean_failure, run_cli, simple_rides, write_green
+from tests.helpers import (
+    assert_clean_failure,
+    needs_capsh_as_root,
+    run_cli,
+    simple_rides,
+    without_overriding_file_modes,
+    write_green,
+)
 
 
 def train(data_dir, model_dir, *extra):
@@ -188,13 +194,21 @@ def test_odd_but_valid_rows_are_counted_not_fatal(tmp_path):
         assert rule in human
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
+@needs_capsh_as_root
 def test_a_model_dir_that_cannot_be_written(tiny_months, tmp_path):
+    import subprocess
+    import sys
+
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
+    command = [sys.executable, "-m", "ride_duration", "train", "--offline", "--quiet"]
+    command += ["--data-dir", str(tiny_months), "--model-dir", str(locked)]
     try:
-        assert_clean_failure(train(tiny_months, locked), "not writable")
+        result = subprocess.run(
+            without_overriding_file_modes(command), capture_output=True, text=True, timeout=120
+        )
+        assert_clean_failure(result, "not writable")
     finally:
         locked.chmod(0o755)
 

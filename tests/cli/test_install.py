@@ -88,7 +88,9 @@ def test_an_installed_package_trains_into_the_working_directory(installed, tlc_d
     assert places["package"].startswith(str(installed)), places  # not the checkout's src/
     assert places["checkout"] == "None"
     assert places["models"] == str(work / "models") and places["reports"] == str(work / "reports")
-    result = run_installed(installed, work, "train", "--offline", "--quiet", "--data-dir", str(data))
+    result = run_installed(
+        installed, work, "train", "--offline", "--quiet", "--data-dir", str(data)
+    )
     assert result.returncode == 0, result.stderr
     assert (work / "models" / "lin_reg.bin").is_file()
     assert [p for p in installed.rglob("*") if p.name in ("models", "lin_reg.bin")] == []

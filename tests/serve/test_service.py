@@ -4,11 +4,14 @@ error (4xx naming the field), never a 500 nor a traceback in the log."""
 
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,9 +32,19 @@ def free_port() -> int:
 
 
 class Service:
-    def __init__(self, model, port, workers=1):
+    """``ride-duration serve`` in a process of its own (``args``: more of its flags; ``env``:
+    its environment's changes; ``files``: a limit on its open files, soft and hard)."""
+
+    def __init__(self, model, port, workers=1, args=(), env=None, files=None):
         self.port = port
-        self.log = open(model.parent / f"serve-{port}.log", "w+")  # noqa: SIM115
+        self.log = open(Path(tempfile.gettempdir()) / f"serve-{port}.log", "w+")  # noqa: SIM115
+
+        def limited():
+            if files is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -44,9 +57,12 @@ class Service:
                 str(port),
                 "--workers",
                 str(workers),
+                *args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            preexec_fn=limited if files is not None else None,
         )
         give_up = time.monotonic() + 60
         while True:

@@ -45,10 +45,13 @@ def test_head_is_answered_like_get(service, path):
 @pytest.mark.parametrize(
     ("content_type", "body", "status"),
     [
-        ("text/plain", json.dumps(GOOD).encode(), 200),  # curl -d sends no JSON type
-        ("application/x-www-form-urlencoded", b"PULocationID=43&DOLocationID=151", 422),
+        # A body declared as anything but JSON is not scored, even when it holds JSON.
+        ("text/plain", json.dumps(GOOD).encode(), 415),
+        ("application/x-www-form-urlencoded", json.dumps(GOOD).encode(), 415),
+        ("application/xml", b"<ride><PULocationID>43</PULocationID></ride>", 415),
+        ("multipart/form-data; boundary=x", b"--x\r\n\r\n--x--", 415),
         ("application/json; charset=latin-1", b'{"PULocationID": 1, "x\xe9": 1}', 422),
-        ("multipart/form-data; boundary=x", b"--x\r\n\r\n--x--", 422),
+        ("application/merge-patch+json", json.dumps(GOOD).encode(), 200),
         ("application/json", b"\xff\xfe{\x00", 422),
         ("application/json", b'{"PULocationID": 1e999}', 422),
         ("application/json", b"[" * 5000 + b"]" * 5000, 422),
@@ -57,7 +60,51 @@ def test_head_is_answered_like_get(service, path):
 def test_odd_content_types_and_bodies(service, content_type, body, status):
     got, answer = service.request("POST", "/predict", body, {"Content-Type": content_type})
     assert got == status, answer
+    if status == 415:
+        assert "send JSON (Content-Type: application/json)" in answer["detail"]
     assert service.request("GET", "/health")[0] == 200
+
+
+def test_three_hundred_tricklers_do_not_starve_a_worker_of_256_files(models):
+    """300 clients that open a connection and send their headers a byte at a time, against
+    one worker allowed 256 open files: /health is still answered at once (the connections
+    waiting longest are closed to make room), and normal requests meanwhile."""
+    running = Service(models / "lesson.bin", free_port(), files=256)
+    stop, sockets = threading.Event(), []
+
+    def trickle():
+        try:
+            slow = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+        except OSError:
+            return
+        sockets.append(slow)
+        for byte in b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 9999\r\n" * 50:
+            if stop.wait(0.5):
+                return
+            try:
+                slow.send(bytes([byte]))
+            except OSError:
+                return
+
+    tricklers = [threading.Thread(target=trickle, daemon=True) for _ in range(300)]
+    try:
+        for trickler in tricklers:
+            trickler.start()
+        time.sleep(3)  # every trickler connected (or was closed) and holds on
+        for _ in range(5):
+            started = time.monotonic()
+            assert running.request("GET", "/health")[0] == 200
+            assert running.request("POST", "/predict", GOOD)[0] == 200
+            assert time.monotonic() - started < 2, "a worker full of tricklers starved /health"
+    finally:
+        stop.set()
+        for trickler in tricklers:
+            trickler.join(timeout=10)
+        for slow in sockets:
+            slow.close()
+        log = running.output()
+        running.stop()
+    assert "Traceback" not in log, log
 
 
 def test_a_client_sending_headers_a_byte_at_a_time_holds_up_nobody(service):

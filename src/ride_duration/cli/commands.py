@@ -15,6 +15,17 @@ from ..reports import tables
 PROG = "ride-duration"
 
 
+def printable(text: str) -> str:
+    """``text`` as one line: characters that would break or hide it (a newline or a control
+    character in a path the user gave) written as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def say(kind: str, text: str) -> None:
+    """One line on stderr: 'ride-duration: warning: ...' or '... error: ...'."""
+    print(f"{PROG}: {kind}: {printable(str(text))}", file=sys.stderr)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from ..serving.options import ServeOptions
     from ..serving.server import serve
@@ -85,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     result = tracked.result
     for note in result.warnings:
-        print(f"{PROG}: warning: {note}", file=sys.stderr)
+        say("warning", note)
     metrics = result.metrics.as_dict()
     if args.json:
         document = {**metrics, "model_path": str(result.model_path), "rows": result.reports}
@@ -167,7 +178,7 @@ def warn_month_order(train: str, val: str) -> None:
     from ..data.months import month_order_note, parse_months
 
     if note := month_order_note(parse_months(train), parse_months(val)):
-        print(f"{PROG}: warning: {note}", file=sys.stderr)
+        say("warning", note)
 
 
 def run_plots(args: argparse.Namespace) -> int:
@@ -248,7 +259,7 @@ def _predict_ride(args: argparse.Namespace) -> tuple[dict, str]:
 def _warn_no_intervals() -> None:
     from ..modeling.model import NO_INTERVALS
 
-    print(f"{PROG}: warning: {NO_INTERVALS}", file=sys.stderr)
+    say("warning", NO_INTERVALS)
 
 
 def run_download(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from ..errors import RideDurationError
-from .commands import PROG
+from .commands import PROG, say
 from .parser import build_parser
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         # a name too long, a folder where a file should be): the user's to fix, not a bug.
         if args.debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        say("error", _describe(exc))
         return 2
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

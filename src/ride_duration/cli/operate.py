@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from ..errors import RideDurationError
-from .commands import PROG, draw_to_files, ensure_months, tracking_store
+from .commands import draw_to_files, ensure_months, say, tracking_store
 
 ALERT = 3  # a threshold was crossed: the exit code schedulers react to
 
@@ -72,7 +71,7 @@ def monitor_summary(result, files) -> str:
 
 
 def warn(text: str) -> None:
-    print(f"{PROG}: warning: {text}", file=sys.stderr)
+    say("warning", text)
 
 
 def run_retrain(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from ..errors import DataError, RideDurationError
 from ..features import Design, build_design, feature_set
 from ..features.rich import distance_median
 from .estimators import regressor
-from .intervals import calibrate
+from .intervals import calibrate, too_few_to_calibrate
 from .model import Model
 from .options import TrainOptions
 from .solver import SolverError, solve
@@ -36,6 +36,8 @@ def fit(options: TrainOptions, train_frame, val_frame=None, *, intervals: bool =
     exactly; lasso by scikit-learn."""
     options = options.validated()
     y = train_frame["duration"].to_numpy()
+    if intervals and (problem := too_few_to_calibrate(len(y))):
+        raise DataError(f"{options.features} features: {problem}")
     learns = feature_set(options.features).learns_distance_median
     median = distance_median(train_frame["trip_distance"]) if learns else None
     design, names = build_design(options.features, train_frame, distance_median=median)

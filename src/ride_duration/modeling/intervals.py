@@ -121,6 +121,17 @@ def interval_metrics(covered: int, width_sum: float, rides: int) -> dict:
     }
 
 
+def too_few_to_calibrate(rides: int) -> str | None:
+    """Why so few rides cannot learn intervals (None if they can): every calibration fold
+    needs a ride, and every fold's model the rides of the others."""
+    if rides >= FOLDS:
+        return None
+    return (
+        f"only {rides} ride{'s' if rides != 1 else ''} to learn from; a model needs at least "
+        f"{FOLDS} (one per fold of the cross-validation its prediction intervals come from)"
+    )
+
+
 def calibration_step(month_rides: int) -> int:
     """Every how many rides of the calibration month one is a calibration ride."""
     return max(1, -(-month_rides // CALIBRATION_RIDES))

@@ -177,12 +177,20 @@ NO_INTERVALS = (
 
 def load(model_path: Path | str) -> tuple[Model, dict]:
     """The model saved at ``model_path`` (checked against its sidecar) and its metadata."""
+    # Read once: the sidecar vouches for exactly the bytes that are unpickled.
+    from ..errors import ModelFileError
+    from ..features import FEATURE_SETS
     from .artifact import read_metadata, read_model_bytes, unpickle_model
 
-    # Read once: the sidecar vouches for exactly the bytes that are unpickled.
     model_path = Path(model_path)
     data = read_model_bytes(model_path)
     metadata = read_metadata(model_path, data)
+    named = metadata.get("features", {}).get("set") if isinstance(metadata, dict) else None
+    if named not in FEATURE_SETS:
+        raise ModelFileError(
+            f"{model_path}: its feature set {named!r} is not one this package knows "
+            f"({', '.join(FEATURE_SETS)}); was it trained by another version?"
+        )
     return Model.from_pipeline(unpickle_model(data, model_path), metadata), metadata
 
 

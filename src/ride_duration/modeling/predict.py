@@ -40,14 +40,18 @@ def check_ride(model: Model, pickup: int, dropoff: int, distance, when: str | No
 
 
 def _timestamp(text: str):
+    """A pickup time given on the command line; 'NaT', 'nan' or nothing is no time."""
     import pandas as pd
 
     try:
-        return pd.Timestamp(text).to_pydatetime()
-    except ValueError:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
         raise RideDurationError(
             f"--pickup {text!r} is not a date and time: write it as 2021-02-01T08:15"
-        ) from None
+        )
+    return stamp.to_pydatetime()
 
 
 def predict_ride(

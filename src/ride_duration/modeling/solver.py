@@ -101,7 +101,10 @@ def solve(stats: Statistics, alpha: float = 0.0) -> tuple[np.ndarray, float]:
 def _solve_spd(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     import scipy.linalg
 
-    return scipy.linalg.solve(matrix, rhs, assume_a="pos")
+    try:
+        return scipy.linalg.solve(matrix, rhs, assume_a="pos")
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise SolverError(f"the normal equations have no unique solution ({exc})") from None
 
 
 def _min_norm_solve(

@@ -18,12 +18,20 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ..data.months import month_path
 from ..data.prepare import PrepareReport, plausible_distance
+from ..errors import DataError
 from ..features import build_design, feature_set
 from .engine import run_tasks
 from .evaluate import Evaluation, evaluate
 from .fit import solve_statistics
-from .intervals import FOLDS, Intervals, calibration_folds, calibration_step
+from .intervals import (
+    FOLDS,
+    Intervals,
+    calibration_folds,
+    calibration_step,
+    too_few_to_calibrate,
+)
 from .model import Model
 from .options import BATCH_ROWS
 from .rides import month_rides
@@ -170,6 +178,8 @@ def fit_months(options, months: list[str], val_months: list[str], client=None) -
         median = median_of_counts(*reduce(add_counts, counts))
     tasks = [(taxi, m, data_dir, options.features, median, rows) for m in months]
     parts = run_tasks(month_part, tasks, client, "train", options.quiet)
+    if problem := too_few_to_calibrate(parts[-1].stats.n):  # the last month calibrates
+        raise DataError(f"{month_path(taxi, months[-1], data_dir)}: {problem}")
     part = reduce(lambda a, b: a + b, parts)
     coef, intercept = solve_statistics(options, part.stats)
     model = Model(

@@ -17,7 +17,7 @@ from .artifact import check_model_name, prepare_model_dir, read_metadata, save_b
 from .estimators import REGRESSORS, regressor
 from .evaluate import Evaluation, evaluate_frame
 from .fit import fit
-from .intervals import LEVEL
+from .intervals import LEVEL, too_few_to_calibrate
 from .model import Model, rmse, unseen_pairs
 from .options import TrainOptions
 from .provenance import input_record, model_metadata
@@ -162,6 +162,8 @@ def _fit_in_memory(options: TrainOptions, months: list[str], val_months: list[st
     train_frame, train_report = whole_month(
         options.taxi, months[0], options.data_dir, options.features
     )
+    if problem := too_few_to_calibrate(train_report.rows_kept):
+        raise DataError(f"{month_path(options.taxi, months[0], options.data_dir)}: {problem}")
     val_frame, val_report = whole_month(
         options.taxi, val_months[0], options.data_dir, options.features
     )

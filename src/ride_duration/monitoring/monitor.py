@@ -141,7 +141,20 @@ class MonitorResult:
             "crossed": self.crossed,
             "status": self.status,
         }
-        return document | ({"decision": self.decision} if self.decision else {}) | self.extra
+        document |= {"decision": self.decision} if self.decision else {}
+        return json_safe(document | self.extra)
+
+
+def json_safe(value):
+    """``value`` with every float that is not finite (an infinite drift, say) as None: JSON
+    has no NaN nor Infinity, and the report must still be written."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def _errors(evaluation: Evaluation | None) -> dict:

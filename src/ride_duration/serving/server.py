@@ -12,6 +12,10 @@ from ..errors import RideDurationError
 from .options import ServeOptions
 from .service import FOLDER_ENV, MODEL_ENV, POLL_ENV, snapshot_model
 
+# uvicorn's httptools protocol with a deadline and a budget for connections that have not sent
+# a request's head (protocol.py): clients trickling headers cannot starve the others.
+HTTP_PROTOCOL = "ride_duration.serving.protocol:GuardedHttpToolsProtocol"
+
 
 def serve(options: ServeOptions) -> None:
     """Serve until stopped (SIGINT, SIGTERM). The model is checked here, before any port is
@@ -40,6 +44,9 @@ def serve(options: ServeOptions) -> None:
             ) from None
         import uvicorn
 
+        from .protocol import raise_descriptor_limit
+
+        raise_descriptor_limit()
         uvicorn.run(
             "ride_duration.serving.service:app_from_environment",
             factory=True,
@@ -48,6 +55,7 @@ def serve(options: ServeOptions) -> None:
             workers=options.workers,
             access_log=options.access_log,
             log_level="info",
+            http=HTTP_PROTOCOL,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

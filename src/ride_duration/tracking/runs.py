@@ -64,20 +64,15 @@ def requirements() -> list[str]:
 
 
 def signature():
-    """Rides in the service's shape (every field optional: a model asks only for what its
-    features read; zones missing: -1), minutes out."""
+    """Minutes out. The input is left undeclared on purpose: MLflow drops the columns a
+    declared input schema does not name, so a misspelt ``PULocationId`` would pass for a
+    missing zone; the model checks its input itself and names what it does not know
+    (``pyfunc.rides_of``: PULocationID, DOLocationID or PU_DO, trip_distance,
+    pickup_datetime)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    rides = Schema(
-        [
-            ColSpec("long", "PULocationID", required=False),
-            ColSpec("long", "DOLocationID", required=False),
-            ColSpec("double", "trip_distance", required=False),
-            ColSpec("datetime", "pickup_datetime", required=False),
-        ]
-    )
-    return ModelSignature(inputs=rides, outputs=Schema([ColSpec("double", "duration")]))
+    return ModelSignature(inputs=None, outputs=Schema([ColSpec("double", "duration")]))
 
 
 def run_params(options) -> dict:
