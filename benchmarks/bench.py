@@ -437,6 +437,11 @@ def main() -> int:
 
         operate = {"tracking": measure_tracking(tlc_dir, scratch, args.repeats)}
         if not args.skip_big:
+            big_scratch = Path(tempfile.mkdtemp(prefix="bench-3m-", dir=args.work_dir.parent))
+            months = ("2023-01", "2023-02")
+            operate["big_tracking"] = measure_tracking(
+                args.work_dir, big_scratch, args.repeats, months
+            )
             operate["monitoring"] = measure_monitor(args.work_dir, scratch, args.repeats)
     text = report(results) + "\n" + report_rich(rich, xgboost)
     if year:
@@ -446,7 +451,9 @@ def main() -> int:
     if operate:
         from bench_operate import report as report_operate
 
-        text += "\n" + report_operate(operate["tracking"], operate.get("monitoring"))
+        text += "\n" + report_operate(
+            operate["tracking"], operate.get("monitoring"), operate.get("big_tracking")
+        )
     print(text)
     if args.json:
         document = {

@@ -1,6 +1,7 @@
 """What operating the model costs: MLflow tracking's overhead on a lesson-months train
-(target: under 1 s), and `monitor` on a 3-million-ride month against training on it (target:
-under 3x). Run by `make bench`, or alone: `python benchmarks/bench_operate.py`."""
+(target: at most +3 s) and on a 3-million-ride month (target: at most 1.3x), and `monitor` on
+that month against training on it (target: under 3x). Run by `make bench`, or alone:
+`python benchmarks/bench_operate.py`."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ sys.path.insert(0, str(HERE))
 
 from bench import ROOT, our_train, run  # noqa: E402
 
-TARGET_TRACKING_SECONDS = 1.0
+TARGET_TRACKING_SECONDS = 3.0
+TARGET_TRACKING_RATIO_3M = 1.3
 TARGET_MONITOR_OVER_TRAIN = 3.0
 
 
-def measure_tracking(tlc_dir: Path, scratch: Path, repeats: int) -> dict:
-    """`train` and `train --track` on the lesson months, alternating; the store is created
-    (a one-time cost of a few seconds) before the timed runs."""
+def measure_tracking(
+    tlc_dir: Path, scratch: Path, repeats: int, months=("2021-01", "2021-02")
+) -> dict:
+    """`train` and `train --track` on two months (the lesson's by default), alternating; the
+    store is created (a one-time cost of a few seconds) before the timed runs."""
     uri = f"sqlite:///{scratch / 'mlflow.db'}"
-    plain = our_train(tlc_dir, scratch, "2021-01", "2021-02", "lesson")
+    plain = our_train(tlc_dir, scratch, *months, "lesson")
     tracked = [*plain, "--track", "--tracking-uri", uri]
     run(tracked)  # creates the database and the experiment
     times = {"plain": [], "tracked": []}
@@ -31,9 +35,14 @@ def measure_tracking(tlc_dir: Path, scratch: Path, repeats: int) -> dict:
         order = [("plain", plain), ("tracked", tracked)]
         for label, command in order if index % 2 == 0 else order[::-1]:
             times[label].append(run(command)[0])
-            print(f"  lesson months train {label:<8} {times[label][-1]:6.2f} s", file=sys.stderr)
+            print(f"  {months} train {label:<8} {times[label][-1]:6.2f} s", file=sys.stderr)
     plain_s, tracked_s = (statistics.median(times[k]) for k in ("plain", "tracked"))
-    return {"plain_seconds": plain_s, "tracked_seconds": tracked_s, "overhead": tracked_s - plain_s}
+    return {
+        "plain_seconds": plain_s,
+        "tracked_seconds": tracked_s,
+        "overhead": tracked_s - plain_s,
+        "ratio": tracked_s / plain_s,
+    }
 
 
 def measure_monitor(big_dir: Path, scratch: Path, repeats: int) -> dict:
@@ -74,16 +83,23 @@ def measure_monitor(big_dir: Path, scratch: Path, repeats: int) -> dict:
     }
 
 
-def report(tracking: dict, monitoring: dict | None) -> str:
-    met = "met" if tracking["overhead"] < TARGET_TRACKING_SECONDS else "NOT met"
+def report(tracking: dict, monitoring: dict | None, big_tracking: dict | None = None) -> str:
+    met = "met" if tracking["overhead"] <= TARGET_TRACKING_SECONDS else "NOT met"
     lines = [
         "",
         "| operating | seconds | against | ratio or overhead | target |",
         "|---|---:|---:|---:|---|",
         f"| train --track, lesson months | {tracking['tracked_seconds']:.2f} | "
         f"{tracking['plain_seconds']:.2f} (train) | +{tracking['overhead']:.2f} s | "
-        f"under +{TARGET_TRACKING_SECONDS:g} s: {met} |",
+        f"at most +{TARGET_TRACKING_SECONDS:g} s: {met} |",
     ]
+    if big_tracking:
+        met = "met" if big_tracking["ratio"] <= TARGET_TRACKING_RATIO_3M else "NOT met"
+        lines.append(
+            f"| train --track, 3M-row month | {big_tracking['tracked_seconds']:.2f} | "
+            f"{big_tracking['plain_seconds']:.2f} (train) | {big_tracking['ratio']:.2f}x | "
+            f"at most {TARGET_TRACKING_RATIO_3M:g}x: {met} |"
+        )
     if monitoring:
         met = "met" if monitoring["ratio"] < TARGET_MONITOR_OVER_TRAIN else "NOT met"
         lines.append(
@@ -107,10 +123,12 @@ def main() -> int:
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-operate-"))
     tracking = measure_tracking(args.tlc_dir.resolve(), scratch, args.repeats)
-    monitoring = None
+    monitoring = big_tracking = None
     if (args.big_dir / "green_tripdata_2023-02.parquet").is_file():
+        big = Path(tempfile.mkdtemp(prefix="bench-operate-3m-"))
+        big_tracking = measure_tracking(args.big_dir, big, args.repeats, ("2023-01", "2023-02"))
         monitoring = measure_monitor(args.big_dir, scratch, args.repeats)
-    print(report(tracking, monitoring))
+    print(report(tracking, monitoring, big_tracking))
     return 0
 
 
