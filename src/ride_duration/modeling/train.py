@@ -106,10 +106,17 @@ def start_background_imports() -> threading.Thread:
     return thread
 
 
-def train(options: TrainOptions, *, save: bool = True, saved_later: bool = False) -> TrainResult:
+def train(
+    options: TrainOptions,
+    *,
+    save: bool = True,
+    saved_later: bool = False,
+    keep_scored: bool = False,
+) -> TrainResult:
     """Read the months, fit, measure and (by default) save. Raises RideDurationError on
     anything the user can fix. The model folder and name are checked before any work, also
-    when the model is saved later (``saved_later``: by ``save_result``)."""
+    when the model is saved later (``saved_later``: by ``save_result``). ``keep_scored``
+    keeps the validation rides' minutes (``TrainResult.scored``) for the plots."""
     options = options.validated()
     months, val_months = parse_months(options.train_month), parse_months(options.val_month)
     streaming = (
@@ -144,6 +151,7 @@ def train(options: TrainOptions, *, save: bool = True, saved_later: bool = False
         for month in dict.fromkeys([*months, *val_months])
     ]
     metadata = model_metadata(options, model, metrics.as_dict(), reports, inputs)
+    scored = scored if keep_scored else None
     result = TrainResult(model, metrics, train_report, validation, metadata, notes, scored=scored)
     return save_result(result, options) if save else result
 

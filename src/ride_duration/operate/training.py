@@ -76,7 +76,7 @@ def train_tracked(
     store = store() if callable(store) else store
     _ready(store, options.taxi, register_as)
     started = time.perf_counter()
-    result = train(options)
+    result = train(options, keep_scored=True)
     seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="ride-duration-plots-") as folder:
         plots = model_figures(result.model_path, options.data_dir, Path(folder), result.scored)
@@ -170,7 +170,7 @@ def _work(options: TrainOptions, connection, folder: Path) -> None:
     """The worker's side: train, save when told, draw the plots."""
     try:
         started = time.perf_counter()
-        result = train(options, save=False, saved_later=True)
+        result = train(options, save=False, saved_later=True, keep_scored=True)
         seconds = time.perf_counter() - started
         if connection.recv() != "save":
             return
