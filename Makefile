@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-runtime.txt pyproject.toml | $
 	@mkdir -p $(VENV) && touch $@
 	@echo "==> set up: source $(VENV)/bin/activate puts ride-duration on your PATH"
 
-$(VENV)/.installed-dev: requirements-dev.txt requirements-mlflow.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements-dev.txt requirements-mlflow.txt requirements-orchestrate.txt $(VENV)/.installed
 	@echo "==> installing requirements-dev.txt: the test and lint tools"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
 	@touch $@
@@ -35,7 +35,12 @@ $(VENV)/.installed-mlflow: requirements-mlflow.txt $(VENV)/.installed
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-mlflow.txt
 	@touch $@
 
-$(VENV)/.installed-bench: requirements-bench.txt requirements-mlflow.txt $(VENV)/.installed
+$(VENV)/.installed-orchestrate: requirements-orchestrate.txt requirements-mlflow.txt $(VENV)/.installed
+	@echo "==> installing requirements-orchestrate.txt: Prefect (the loop on a schedule) and MLflow"
+	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-orchestrate.txt
+	@touch $@
+
+$(VENV)/.installed-bench: requirements-bench.txt requirements-orchestrate.txt requirements-mlflow.txt $(VENV)/.installed
 	@echo "==> installing requirements-bench.txt: the benchmarks' extras"
 	$(PYTHON) -m pip install $(PIP_FLAGS) -r requirements-bench.txt
 	@touch $@
@@ -112,6 +117,19 @@ setup-mlflow: $(VENV)/.installed-mlflow ## Set up, then install MLflow (train --
 mlflow-ui: $(VENV)/.installed-mlflow ## MLflow's UI over mlflow.db (runs, registry) on http://127.0.0.1:5000
 	$(dir $(PYTHON))mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--artifacts-destination $(CURDIR)/mlruns --host 127.0.0.1 --port 5000
+
+.PHONY: setup-orchestrate
+setup-orchestrate: $(VENV)/.installed-orchestrate ## Set up, then install Prefect and MLflow (ride-duration loop)
+
+PREFECT_PORT ?= 4200
+.PHONY: orchestrate
+orchestrate: $(VENV)/.installed-orchestrate ## The loop by itself: a Prefect server on http://127.0.0.1:4200 and the monthly schedule
+	@echo "==> prefect server on http://127.0.0.1:$(PREFECT_PORT) (its UI shows the runs); Ctrl-C stops both"
+	@trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(dir $(PYTHON))prefect server start \
+		--host 127.0.0.1 --port $(PREFECT_PORT) & server=$$!; \
+	for _ in $$(seq 60); do curl -sf http://127.0.0.1:$(PREFECT_PORT)/api/health >/dev/null && break; sleep 1; done; \
+	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(PYTHON) -m ride_duration loop serve $(LOOP_FLAGS)
 
 .PHONY: serve
 serve: setup ## Serve models/lin_reg.bin on http://127.0.0.1:9696 (POST /predict)

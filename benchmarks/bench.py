@@ -433,7 +433,7 @@ def main() -> int:
         year = measure_year(args.work_dir / "year", scratch)
     operate = None
     if not args.skip_operate:
-        from bench_operate import measure_monitor, measure_tracking
+        from bench_operate import measure_loop, measure_monitor, measure_tracking
 
         operate = {"tracking": measure_tracking(tlc_dir, scratch, args.repeats)}
         if not args.skip_big:
@@ -443,6 +443,7 @@ def main() -> int:
                 args.work_dir, big_scratch, args.repeats, months
             )
             operate["monitoring"] = measure_monitor(args.work_dir, scratch, args.repeats)
+        operate["loop"] = measure_loop(tlc_dir, scratch, args.repeats)
     text = report(results) + "\n" + report_rich(rich, xgboost)
     if year:
         big = next(r for r in results if r["scenario"] == BIG and r["features"] == "lesson")
@@ -452,7 +453,10 @@ def main() -> int:
         from bench_operate import report as report_operate
 
         text += "\n" + report_operate(
-            operate["tracking"], operate.get("monitoring"), operate.get("big_tracking")
+            operate["tracking"],
+            operate.get("monitoring"),
+            operate.get("big_tracking"),
+            operate.get("loop"),
         )
     print(text)
     if args.json:

@@ -46,7 +46,7 @@ def test_devcontainer_parses_and_what_it_names_exists():
     config = json.loads((REPO / ".devcontainer/devcontainer.json").read_text())
     assert re.search(r":\d", config["image"]), "the image must be pinned to a version"
     # Jupyter, the MLflow UI (make mlflow-ui) and the service (ride-duration serve).
-    assert {5000, 8888, 9696} <= set(config["forwardPorts"])
+    assert {4200, 5000, 8888, 9696} <= set(config["forwardPorts"])
     extensions = config["customizations"]["vscode"]["extensions"]
     assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(extensions)
     makefile = (REPO / "Makefile").read_text()
@@ -102,7 +102,14 @@ def test_make_mlflow_ui_serves_the_projects_store_on_loopback():
 def test_the_maturity_section_says_what_each_level_takes():
     text = (REPO / "README.md").read_text()
     stands = text.split("**Where this project stands", 1)[1].split("## Project layout", 1)[0]
-    for command in ("train --track --register", "promote", "monitor", "retrain --month"):
+    for command in (
+        "train --track --register",
+        "promote",
+        "monitor",
+        "retrain --month",
+        "loop serve",
+        "make orchestrate",
+    ):
         assert command in stands, command
     assert stands.count("Missing:") == 2
     assert "images/retrain_backfill.png" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ class TLCMirror:
         self.folder = folder
         self.modes: dict[str, str] = {}
         self.hits: Counter = Counter()
+        self.heads: Counter = Counter()
         mirror = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,6 +31,19 @@ class TLCMirror:
 
             def do_GET(self):
                 mirror.handle(self)
+
+            def do_HEAD(self):  # is a month published? (the loop asks before it downloads)
+                name = self.path.rsplit("/", 1)[-1]
+                mirror.heads[name] += 1
+                mode = mirror.modes.get(name, "ok")
+                if mode in ("403", "404") or not (mirror.folder / name).is_file():
+                    self.send_response(int(mode) if mode in ("403", "404") else 404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str((mirror.folder / name).stat().st_size))
+                self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -141,11 +156,20 @@ def raw_server():
         server.socket.close()
 
 
+@contextlib.contextmanager
+def serving(folder: Path):
+    """A mirror of ``folder`` on a free loopback port, stopped afterwards."""
+    server = TLCMirror(folder)
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+        server.thread.join(timeout=5)
+
+
 @pytest.fixture
 def mirror(tlc_dir):
-    server = TLCMirror(tlc_dir)
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-    server.thread.join(timeout=5)
+    with serving(tlc_dir) as server:
+        yield server

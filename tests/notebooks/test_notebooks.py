@@ -375,8 +375,15 @@ SPRING = ("green_tripdata_2021-03.parquet", "green_tripdata_2021-04.parquet")
 
 
 @pytest.mark.tlc_files(*SPRING)
-def test_operate_notebook_climbs_the_levels(tlc_dir, tmp_path):
+def test_operate_notebook_climbs_the_levels(tlc_dir, tmp_path, monkeypatch):
     pytest.importorskip("mlflow", reason="MLflow is not installed: pip install -e '.[mlflow]'")
+    pytest.importorskip(
+        "prefect", reason="Prefect is not installed: pip install -e '.[orchestrate]'"
+    )
+    # The kernel's Prefect keeps its ephemeral server's database here, its analytics off.
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     copy_months(
         tlc_dir,
         tmp_path / "data",
@@ -395,8 +402,11 @@ def test_operate_notebook_climbs_the_levels(tlc_dir, tmp_path):
     assert "ERROR" not in outputs
     assert "-> version 1 (challenger)" in outputs
     assert "2021-03: RMSE 7.4552 (validation 7.4808); within thresholds" in outputs
-    # The spring loop with a tighter threshold: April's errors bring a better challenger.
-    assert "2021-04: promoted (challenger v2" in outputs
+    # The spring loop with a tighter threshold: April's errors bring a better challenger,
+    # decided by a Prefect flow run whose artifacts are read back.
+    assert "2021-03: within thresholds (champion v1" in outputs
+    assert "COMPLETED | 2021-04: promoted (challenger v2" in outputs
+    assert "# 2021-04: promoted" in outputs and "interval_coverage" in outputs
     assert "new months in data/: ['2021-03', '2021-04'] | skipped: ['2021-05']" in outputs
     images = [
         o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})

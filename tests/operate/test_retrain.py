@@ -28,6 +28,22 @@ SHARED = [
 ]
 
 
+# What the loop decides over the shared months (README, Operate), whichever way it runs.
+BACKFILL_ACTIONS = [
+    "first champion",
+    "within thresholds",
+    "within thresholds",
+    "within thresholds",
+    "promoted",
+    "promoted",
+    "promoted",
+    "kept",
+    "promoted",
+    "within thresholds",
+    "within thresholds",
+]
+
+
 def retrain_args(project, *args):
     return [
         "retrain",
@@ -51,16 +67,17 @@ def retrain(project, *args) -> dict:
 
 
 @pytest.mark.tlc_files(MARCH)
-def test_a_challenger_is_promoted_once_even_by_two_retrains_at_once(tlc_dir, tmp_path):
+def test_a_month_is_decided_once_even_by_two_retrains_at_once(tlc_dir, tmp_path):
     project = new_project(tmp_path, tlc_dir, MARCH)
-    first = retrain(project, "--month", "2021-03", "--window", "1")["decisions"][0]
-    assert first["action"] == "first champion" and first["window"] == ["2021-02"]
+    first = retrain(project, "--month", "2021-02", "--window", "1")["decisions"][0]
+    assert first["action"] == "first champion" and first["window"] == ["2021-01"]
     assert first["champion"] == "1"
-    html = (project.root / "reports" / "monitor_green_2021-03.html").read_text()
-    assert "retraining:</b> 2021-03: first champion" in html
+    html = (project.root / "reports" / "monitor_green_2021-02.html").read_text()
+    assert "retraining:</b> 2021-02: first champion" in html
 
-    # Two retrains at once, each with a challenger on two months: the lock makes them take
-    # turns, and the second one's challenger is no better than the champion the first made.
+    # Two retrains of March at once, each with a challenger on two months: the lock makes
+    # them take turns; the first decides (its challenger does better than the champion),
+    # the second finds March decided and changes nothing.
     command = [sys.executable, "-m", "ride_duration"]
     runs = [
         subprocess.Popen(
@@ -75,18 +92,29 @@ def test_a_challenger_is_promoted_once_even_by_two_retrains_at_once(tlc_dir, tmp
     outputs = [run.communicate(timeout=600) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
     decisions = [json.loads(out)["decisions"][0] for out, _ in outputs]
-    assert sorted(d["action"] for d in decisions) == ["kept", "promoted"]
-    promoted = next(d for d in decisions if d["action"] == "promoted")
-    assert promoted["challenger_rmse"] < promoted["champion_rmse"]
+    assert sorted(d["resumed"] for d in decisions) == [False, True]
+    taken = next(d for d in decisions if not d["resumed"])
+    assert taken["action"] == "promoted"
+    assert taken["challenger_rmse"] < taken["champion_rmse"]
+    assert [{**d, "resumed": None} for d in decisions][0] == {
+        **decisions[1],
+        "resumed": None,
+    }
     client = project.client()
     champion = client.get_model_version_by_alias("nyc-taxi-regressor", "champion")
-    assert str(champion.version) == promoted["challenger"]
+    assert str(champion.version) == taken["challenger"]
     run = client.get_run(champion.run_id)
     assert run.data.tags["retrain.decision"] == "promoted"
     assert run.data.tags["retrain.month"] == "2021-03"
     assert run.data.params["train_month"] == "2021-01..2021-02"
-    tags = [dict(v.tags) for v in client.search_model_versions("name='nyc-taxi-regressor'")]
+    versions = client.search_model_versions("name='nyc-taxi-regressor'")
+    assert len(versions) == 2  # the first champion and March's one challenger
+    tags = [dict(v.tags) for v in versions]
     assert sum(t.get("retrain.decision") == "promoted" for t in tags) == 1
+    # Asked again, with other options even, the decided month changes nothing.
+    again = retrain(project, "--month", "2021-03", "--always", "--window", "1")["decisions"][0]
+    assert again["resumed"] and again["action"] == "promoted"
+    assert len(client.search_model_versions("name='nyc-taxi-regressor'")) == 2
 
 
 @pytest.mark.lesson_months_only
@@ -116,19 +144,7 @@ def test_backfill_over_the_shared_months(tlc_dir, tmp_path):
     decisions = answer["decisions"]
     assert [d["month"] for d in decisions] == ["2021-02", *(name[15:22] for name in SHARED)]
     # The decisions the README's figure shows.
-    assert [d["action"] for d in decisions] == [
-        "first champion",
-        "within thresholds",
-        "within thresholds",
-        "within thresholds",
-        "promoted",
-        "promoted",
-        "promoted",
-        "kept",
-        "promoted",
-        "within thresholds",
-        "within thresholds",
-    ]
+    assert [d["action"] for d in decisions] == BACKFILL_ACTIONS
     # The first champion is the lesson model: trained on January, scored on February.
     assert decisions[0]["action"] == "first champion"
     assert decisions[0]["champion_rmse"] == pytest.approx(7.4808, abs=1e-4)

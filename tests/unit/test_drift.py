@@ -63,7 +63,9 @@ def test_errors_per_day_leave_out_rides_outside_the_month():
     assert days[1][1].rmse is None and days[1][1].mae is None
 
 
-def comparison_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missing=0.0):
+def comparison_with(
+    rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missing=0.0, coverage=0.8
+):
     """What the statistics read of a comparison, with the numbers worked out beforehand."""
     from types import SimpleNamespace as Of
 
@@ -73,7 +75,7 @@ def comparison_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missi
     return Of(
         live=False,
         val_rmse=7.0,
-        current=Of(evaluation=Of(rmse=rmse)),
+        current=Of(evaluation=Of(rmse=rmse, coverage=coverage)),
         numbers={
             "prediction": number(prediction),
             "duration": number(duration),
@@ -95,6 +97,9 @@ def comparison_with(rmse=7.0, prediction=0.0, duration=0.0, psi_value=0.0, missi
         ({"duration": 0.25}, ["input_drift (duration): 0.250 > 0.2"]),
         ({"psi_value": 0.3}, ["category_psi (PULocationID): 0.300 > 0.25"]),
         ({"missing": 0.07}, ["missing_increase (trip_distance): 0.060 > 0.05"]),
+        ({"coverage": 0.74}, ["interval_coverage: 0.740 outside 0.75..0.85"]),
+        ({"coverage": 0.86}, ["interval_coverage: 0.860 outside 0.75..0.85"]),
+        ({"coverage": 0.85}, []),
     ],
 )
 def test_each_threshold_is_crossed_by_its_own_number(change, expected):
@@ -124,3 +129,33 @@ def test_the_counted_wasserstein_distance_is_scipys_on_rounded_values():
     # A range too wide to count goes to SciPy.
     wide = np.array([0.0, 1e12])
     assert wasserstein(wide, wide + 1) == pytest.approx(1, rel=1e-9)
+
+
+def test_each_statistic_by_hand_and_how_it_differs_from_evidently():
+    """The numbers the README states: Evidently's defaults agree on the Wasserstein distance
+    and on a PSI without empty categories; our Jensen-Shannon distance is in bits where
+    Evidently's is in nats (ours = theirs / sqrt(ln 2), 1.201 times), and our PSI floors every
+    share at 1e-4 where Evidently replaces only empty ones."""
+    # Wasserstein, normed: [0, 1, 2] -> [1, 2, 3] moves every value by 1; std of the reference
+    # (population, ddof=0) is sqrt(2/3).
+    assert normed_wasserstein(np.array([0.0, 1, 2]), np.array([1.0, 2, 3])) == pytest.approx(
+        1 / math.sqrt(2 / 3)
+    )
+    # PSI by hand, no empty category: shares 0.25/0.75 -> 0.5/0.5.
+    by_hand = (0.5 - 0.25) * math.log(0.5 / 0.25) + (0.5 - 0.75) * math.log(0.5 / 0.75)
+    assert psi({"a": 1, "b": 3}, {"a": 2, "b": 2}) == pytest.approx(by_hand)
+    # A category new in the month: its reference share, 0, is floored at 1e-4.
+    floored = (0.5 - 1.0) * math.log(0.5 / 1.0) + (0.5 - 1e-4) * math.log(0.5 / 1e-4)
+    assert psi({"a": 4}, {"a": 2, "b": 2}) == pytest.approx(floored)
+    # A tiny share that is not empty is floored too (Evidently would keep it as it is).
+    tiny = {"a": 99_999, "b": 1}
+    kept = (0.5 - 0.99999) * math.log(0.5 / 0.99999) + (0.5 - 1e-4) * math.log(0.5 / 1e-4)
+    assert psi(tiny, {"a": 1, "b": 1}) == pytest.approx(kept)
+    # Jensen-Shannon distance: base 2, the square root of the divergence in bits.
+    p, q = np.array([0.25, 0.75]), np.array([0.5, 0.5])
+    m = (p + q) / 2
+    nats = 0.5 * np.sum(p * np.log(p / m)) + 0.5 * np.sum(q * np.log(q / m))
+    assert jensen_shannon({"a": 1, "b": 3}, {"a": 2, "b": 2}) == pytest.approx(
+        math.sqrt(nats / math.log(2))
+    )
+    assert math.sqrt(nats / math.log(2)) / math.sqrt(nats) == pytest.approx(1.2011, abs=1e-4)

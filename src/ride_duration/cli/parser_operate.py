@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import MODELS_DIR, REPORTS_DIR
 from . import commands as handlers
+from . import loop as handlers_loop
 from . import operate as operating
 from .parser import (
     _add_common,
@@ -20,7 +21,13 @@ from .parser import (
 
 
 def operate_commands(commands) -> None:
-    for add in (_serve_command, _promote_command, _monitor_command, _retrain_command):
+    for add in (
+        _serve_command,
+        _promote_command,
+        _monitor_command,
+        _retrain_command,
+        _loop_command,
+    ):
         add(commands)
 
 
@@ -91,8 +98,9 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
             dest=statistic.name,
             default=None,
             metavar=form,
+            # argparse formats help with %: a description saying "80%" must not break it.
             help=f"threshold: {statistic.description} (default "
-            f"{statistic.show(statistic.default)})",
+            f"{statistic.show(statistic.default)})".replace("%", "%%"),
         )
 
 
@@ -132,10 +140,71 @@ def _monitor_command(commands) -> None:
     monitor.set_defaults(handler=operating.run_monitor)
 
 
-def _retrain_command(commands) -> None:
+def _add_retraining(parser: argparse.ArgumentParser) -> None:
+    """What a step of the loop retrains on and with: retrain's and loop's options."""
     from ..operate.retrain import Retrain
 
     defaults = Retrain()
+    _add_taxi(parser, defaults.taxi)
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=defaults.window,
+        help=f"train on the last N months present (default {defaults.window})",
+    )
+    parser.add_argument(
+        "--always", action="store_true", help="train a challenger even within the thresholds"
+    )
+    _add_features(parser)
+    parser.add_argument(
+        "--model-dir", type=Path, default=defaults.model_dir, help="where challengers are saved"
+    )
+    _add_thresholds(parser)
+    _add_reports_dir(parser)
+    _add_tracking(parser, register=True)
+
+
+def _loop_command(commands) -> None:
+    from ..orchestrate.settings import DEFAULT_CRON
+
+    loop = commands.add_parser(
+        "loop",
+        help="the retraining loop on a schedule, on Prefect (pip install -e '.[orchestrate]')",
+        description="Each month a Prefect flow run: find the month after the last one decided, "
+        "ask TLC whether it is published, download it, monitor the champion, train a "
+        "challenger and promote it only if better, publish the outcome as artifacts. Without "
+        "a Prefect server (PREFECT_API_URL) runs use Prefect's ephemeral mode.",
+    )
+    _add_common(loop)
+    steps = loop.add_subparsers(dest="step", metavar="STEP", parser_class=type(loop))
+    steps.required = True
+    serve = steps.add_parser("serve", help="serve the schedule until SIGTERM or Ctrl-C")
+    _add_common(serve)
+    when = serve.add_mutually_exclusive_group()
+    when.add_argument(
+        "--cron", help=f"when to run, as cron (default {DEFAULT_CRON!r}: 06:00 on the 3rd)"
+    )
+    when.add_argument(
+        "--interval", type=float, metavar="SECONDS", help="run every so many seconds instead"
+    )
+    run = steps.add_parser("run", help="run the flow now: one month, or each month of a range")
+    _add_common(run)
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--month", metavar="YYYY-MM", help="this month")
+    which.add_argument("--backfill", metavar="A..B", help="every month present from A to B")
+    for parser, handler in ((serve, handlers_loop.serve_loop), (run, handlers_loop.run_loop)):
+        _add_retraining(parser)
+        parser.add_argument(
+            "--start",
+            metavar="YYYY-MM",
+            help="the first month to watch when none was decided (default: the one after the "
+            "newest month in the data folder)",
+        )
+        _add_fetching(parser)
+        parser.set_defaults(handler=handler)
+
+
+def _retrain_command(commands) -> None:
     retrain = commands.add_parser(
         "retrain",
         help="one step of continuous training (or --backfill the loop over months)",
@@ -149,26 +218,10 @@ def _retrain_command(commands) -> None:
     which = retrain.add_mutually_exclusive_group()
     which.add_argument("--month", metavar="YYYY-MM", help="the new month")
     which.add_argument("--backfill", metavar="A..B", help="every month present from A to B")
-    _add_taxi(retrain, defaults.taxi)
-    retrain.add_argument(
-        "--window",
-        type=int,
-        default=defaults.window,
-        help=f"train on the last N months present (default {defaults.window})",
-    )
-    retrain.add_argument(
-        "--always", action="store_true", help="train a challenger even within the thresholds"
-    )
-    _add_features(retrain)
-    retrain.add_argument(
-        "--model-dir", type=Path, default=defaults.model_dir, help="where challengers are saved"
-    )
     retrain.add_argument(
         "--figure", type=Path, help="with --backfill: also save the figure here (a .png)"
     )
-    _add_thresholds(retrain)
-    _add_reports_dir(retrain)
-    _add_tracking(retrain, register=True)
+    _add_retraining(retrain)
     _add_json(retrain)
     _add_fetching(retrain)
     retrain.set_defaults(handler=operating.run_retrain)

@@ -314,3 +314,26 @@ def ensure_months(
         ensure_month(taxi, month, data_dir, base_url=base_url, offline=offline, quiet=quiet)
         for month in months
     ]
+
+
+PUBLISHED_TIMEOUT = 30.0
+
+
+def is_published(taxi: str, month: str, base_url: str | None = None) -> bool:
+    """Whether TLC (or the mirror) has published the month: a HEAD request for its file; 403
+    and 404 (what the CDN answers for a month not yet out) mean not yet. A host that does not
+    answer, or answers anything else, is an error (the caller may retry)."""
+    url = month_url(check_taxi(taxi), parse_month(month), base_url)
+    request = urllib.request.Request(
+        url, method="HEAD", headers={"User-Agent": f"ride-duration/{VERSION}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=PUBLISHED_TIMEOUT) as answer:
+            return 200 <= answer.status < 300
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404):
+            return False
+        raise DownloadError(f"{url}: the server answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{url}: cannot ask whether it is published ({reason})") from None

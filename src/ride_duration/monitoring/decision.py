@@ -33,7 +33,9 @@ class Decision:
     challenger_rmse: float | None = None
     crossed: list[str] = field(default_factory=list)
     prediction_drift: float | None = None
+    coverage: float | None = None  # the champion's interval coverage on the month
     report: str | None = None
+    resumed: bool = False  # read back from the record of an earlier step, not taken now
 
     def line(self) -> str:
         text = f"{self.month}: {self.action}"

@@ -202,3 +202,23 @@ register(
         _missing_increase,
     )
 )
+
+
+def _coverage(comparison: Comparison) -> dict[str, float]:
+    current = comparison.current.evaluation
+    if current is None or current.coverage is None:
+        return {}
+    return {"": current.coverage}
+
+
+# Too low, and the intervals promise more than they keep; too high, and they are wider than
+# they need be: either way the month is not the one the model learned its intervals on.
+register(
+    Statistic(
+        "interval_coverage",
+        "share of the month's rides inside their 80% prediction interval",
+        (0.75, 0.85),
+        _coverage,
+        needs_outcomes=True,
+    )
+)

@@ -6,6 +6,8 @@ most once."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +21,18 @@ from ..modeling.options import TrainOptions
 from ..monitoring.decision import CALM, FIRST, PROMOTED, Decision, verdict, wants_challenger
 from ..monitoring.monitor import MonitorResult, monitor
 from ..monitoring.statistics import Thresholds
-from ..tracking.registry import CHAMPION, has_alias, promote, registered_taxi, tag_version
+from ..tracking.registry import (
+    CHAMPION,
+    Version,
+    has_alias,
+    promote,
+    registered_tags,
+    registered_taxi,
+    run_metric,
+    tag_registered,
+    tag_version,
+    versions_tagged,
+)
 from ..tracking.runs import tag_run
 from ..tracking.store import REGISTERED_MODEL, Store, TrackingError
 from .models import open_model
@@ -69,25 +82,111 @@ def lock_path(store: Store, options: Retrain) -> Path:
     return Path(options.model_dir) / f"retrain-{options.registered_model}"
 
 
+DECIDED = "retrain.decided."  # a registered model's tag per month decided: the decision, JSON
+MONTH_TAG, DECISION_TAG = "retrain.month", "retrain.decision"
+
+
+def decided(store: Store, options: Retrain, month: str) -> Decision | None:
+    """The decision the loop recorded for ``month`` (None if it has not decided it)."""
+    recorded = registered_tags(store, options.registered_model).get(DECIDED + month)
+    return Decision(**json.loads(recorded)) if recorded else None
+
+
+def last_decided(store: Store, options: Retrain) -> str | None:
+    """The latest month the loop decided for this registered model (one taxi type)."""
+    tags = registered_tags(store, options.registered_model)
+    months = [key[len(DECIDED) :] for key in tags if key.startswith(DECIDED)]
+    return max(months) if months else None
+
+
+class RetrainStep:
+    """One month's step of the loop, holding its lock from ``with`` to the block's end:
+    ``watch()`` monitors the champion on the month, ``decide(result)`` trains a challenger if
+    the result asks for one and promotes it only if better, and records the decision. (The
+    orchestrator runs the two as tasks of their own; ``retrain`` runs them in a row.)"""
+
+    def __init__(self, store: Store, month: str, options: Retrain):
+        self.store, self.options = store, options.validated()
+        self.month = parse_months(month)[0]
+        taxi, data_dir = self.options.taxi, self.options.data_dir
+        if not month_path(taxi, self.month, data_dir).is_file():
+            raise DataError(f"{month_path(taxi, self.month, data_dir)}: file not found")
+        self.window = window_before(taxi, self.month, data_dir, self.options.window)
+        if not self.window:
+            raise DataError(
+                f"no {taxi} month before {self.month} in {data_dir} to train a challenger on"
+            )
+        held = registered_taxi(store, self.options.registered_model)
+        if held not in (None, taxi):
+            raise TrackingError(
+                f"the registered model {self.options.registered_model} holds {held} taxi "
+                f"models, not {taxi}"
+            )
+
+    def __enter__(self) -> RetrainStep:
+        Path(self.options.model_dir).mkdir(parents=True, exist_ok=True)
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(file_lock(lock_path(self.store, self.options)))
+        self.folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+        self.done = decided(self.store, self.options, self.month)
+        self.pending = self.champion = None
+        if self.done is None:
+            self.pending = _pending(self.store, self.options, self.month)
+            self.champion = _champion(self.store, self.options, self.folder)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def watch(self) -> MonitorResult | None:
+        """The champion on the month (None when there is nothing to watch: the month was
+        decided, no champion is crowned yet, or an interrupted step had decided already)."""
+        if self.done is not None or self.champion is None:
+            return None
+        if self.pending is not None and self.pending.version.tags.get(DECISION_TAG):
+            return None
+        return _watch(self.champion, self.month, self.options)
+
+    def decide(self, result: MonitorResult | None) -> Decision:
+        if self.done is not None:
+            return replace(self.done, resumed=True)
+        store, month, options, window = self.store, self.month, self.options, self.window
+        pending, champion = self.pending, self.champion
+        if champion is None:
+            challenger = pending or _challenger(store, month, window, options, None)
+            decision = Decision(month, FIRST, window, challenger.version.version)
+            _settle(store, options, decision, challenger)
+            champion = _champion(store, options, self.folder)
+            return _record(store, champion, month, options, decision, challenger)
+        if result is None:  # decided, then interrupted before the month was recorded
+            decision = Decision(**json.loads(pending.version.tags["retrain.step"]))
+            _settle(store, options, decision, pending)
+            return _record(store, champion, month, options, decision, pending)
+        decision = Decision(
+            month,
+            CALM,
+            window,
+            champion.version.version,
+            champion_rmse=result.current.rmse,
+            crossed=result.crossed,
+            prediction_drift=result.value("prediction_drift", "prediction"),
+            coverage=result.current.coverage,
+        )
+        challenger = None
+        if wants_challenger(result.crossed, options.always):
+            challenger = pending or _challenger(store, month, window, options, champion.metadata)
+            decision.challenger = challenger.version.version
+            decision.challenger_rmse = challenger.rmse
+            decision.action = verdict(decision.champion_rmse, decision.challenger_rmse)
+            _settle(store, options, decision, challenger)
+        return _record(store, champion, month, options, decision, challenger, result)
+
+
 def retrain(store: Store, month: str, options: Retrain) -> Decision:
-    """One step of the loop for ``month`` (whose file must be present)."""
-    options = options.validated()
-    taxi, month = options.taxi, parse_months(month)[0]
-    if not month_path(taxi, month, options.data_dir).is_file():
-        raise DataError(f"{month_path(taxi, month, options.data_dir)}: file not found")
-    window = window_before(taxi, month, options.data_dir, options.window)
-    if not window:
-        raise DataError(
-            f"no {taxi} month before {month} in {options.data_dir} to train a challenger on"
-        )
-    held = registered_taxi(store, options.registered_model)
-    if held not in (None, taxi):
-        raise TrackingError(
-            f"the registered model {options.registered_model} holds {held} taxi models, not {taxi}"
-        )
-    Path(options.model_dir).mkdir(parents=True, exist_ok=True)
-    with file_lock(lock_path(store, options)), tempfile.TemporaryDirectory() as folder:
-        return _step(store, month, window, options, Path(folder))
+    """One step of the loop for ``month`` (whose file must be present). A month already
+    decided is not decided again: its recorded decision comes back, and nothing changes."""
+    with RetrainStep(store, month, options) as step:
+        return step.decide(step.watch())
 
 
 def _champion(store: Store, options: Retrain, folder: Path):
@@ -103,33 +202,42 @@ def _watch(champion, month: str, options: Retrain) -> MonitorResult:
     )
 
 
-def _step(store, month, window, options: Retrain, folder: Path) -> Decision:
-    champion = _champion(store, options, folder)
-    if champion is None:
-        tracked = _challenger(store, month, window, options, None)
-        promote(store, tracked.version.version, options.registered_model)
-        champion = _champion(store, options, folder)
-        decision = Decision(month, FIRST, window, champion.version.version)
-        return _record(store, champion, month, options, decision, tracked)
-    result = _watch(champion, month, options)
-    decision = Decision(
-        month,
-        CALM,
-        window,
-        champion.version.version,
-        champion_rmse=result.current.rmse,
-        crossed=result.crossed,
-        prediction_drift=result.value("prediction_drift", "prediction"),
-    )
-    tracked = None
-    if wants_challenger(result.crossed, options.always):
-        tracked = _challenger(store, month, window, options, champion.metadata)
-        decision.challenger = tracked.version.version
-        decision.challenger_rmse = tracked.result.validation.rmse
-        decision.action = verdict(decision.champion_rmse, decision.challenger_rmse)
-        if decision.action == PROMOTED:
-            promote(store, decision.challenger, options.registered_model)
-    return _record(store, champion, month, options, decision, tracked, result)
+@dataclass(frozen=True)
+class Challenger:
+    """A registered challenger for a month: its version, its run, its RMSE on the month."""
+
+    version: Version
+    run_id: str | None
+    rmse: float
+
+
+def _pending(store, options: Retrain, month: str) -> Challenger | None:
+    """The challenger an interrupted step registered for ``month`` (its decision, if it was
+    taken, in its version's tags), so that a step run again registers nothing twice."""
+    found = versions_tagged(store, MONTH_TAG, month, options.registered_model)
+    found = [v for v in found if v.taxi == options.taxi]
+    if not found:
+        return None
+    version = found[-1]
+    rmse = run_metric(store, version.run_id, "val_rmse") if version.run_id else None
+    return Challenger(version, version.run_id, rmse) if rmse is not None else None
+
+
+def _settle(store, options: Retrain, decision: Decision, challenger: Challenger) -> None:
+    """Tag the challenger's version with the decision first, then move the alias: a step
+    interrupted in between finds the decision and completes it (``_step``)."""
+    tags = {
+        MONTH_TAG: decision.month,
+        DECISION_TAG: decision.action,
+        "retrain.step": json.dumps(decision.as_dict()),
+    }
+    tag_version(store, challenger.version, tags)
+    if challenger.run_id:
+        tag_run(
+            store, challenger.run_id, {MONTH_TAG: decision.month, DECISION_TAG: decision.action}
+        )
+    if decision.action in (FIRST, PROMOTED):
+        promote(store, challenger.version.version, options.registered_model)
 
 
 def _challenger(store, month, window, options: Retrain, champion_metadata: dict | None):
@@ -153,29 +261,29 @@ def _challenger(store, month, window, options: Retrain, champion_metadata: dict 
         quiet=True,
         **recipe,
     )
-    return train_tracked(
+    tracked = train_tracked(
         train_options,
         store,
         register_as=options.registered_model,
-        version_tags={"retrain.month": month},
+        version_tags={MONTH_TAG: month},
     )
+    return Challenger(tracked.version, tracked.run.run_id, tracked.result.validation.rmse)
 
 
-def _record(store, champion, month, options: Retrain, decision: Decision, tracked, result=None):
-    """The decision as MLflow tags (on the challenger's run and version) and as a line in the
-    month's monitoring report."""
+def _record(store, champion, month, options: Retrain, decision: Decision, challenger, result=None):
+    """The decision as a line in the month's monitoring report, and recorded on the
+    registered model: the month is then decided."""
     if result is None:
         result = _watch(champion, month, options)
-        decision.champion_rmse = result.current.rmse
+        decision.champion_rmse = decision.champion_rmse or result.current.rmse
         decision.prediction_drift = result.value("prediction_drift", "prediction")
+        decision.coverage = result.current.coverage
     files, _ = file_report(
         result.with_decision(decision.line()), champion, options.reports_dir, store
     )
     decision.report = str(files[1])
-    if tracked is not None:
-        tags = {"retrain.month": month, "retrain.decision": decision.action}
-        tag_run(store, tracked.run.run_id, tags)
-        tag_version(store, tracked.version, tags)
+    recorded = {k: v for k, v in decision.as_dict().items() if k != "resumed"}
+    tag_registered(store, options.registered_model, {DECIDED + month: json.dumps(recorded)})
     return decision
 
 

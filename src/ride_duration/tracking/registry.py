@@ -219,3 +219,32 @@ def download(store: Store, version: Version, folder: Path) -> Path:
             "(was it logged by ride-duration train --track?)"
         )
     return bins[0]
+
+
+def registered_tags(store: Store, name: str = REGISTERED_MODEL) -> dict[str, str]:
+    """The registered model's tags (none if it does not exist yet)."""
+    from mlflow.exceptions import MlflowException
+
+    with mlflow_errors(store.uri):
+        try:
+            return dict(store.client.get_registered_model(name).tags)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return {}
+            raise
+
+
+def tag_registered(store: Store, name: str, tags: dict) -> None:
+    with mlflow_errors(store.uri):
+        for key, value in tags.items():
+            store.client.set_registered_model_tag(name, key, str(value))
+
+
+def versions_tagged(store: Store, key: str, value: str, name: str = REGISTERED_MODEL):
+    """The versions of ``name`` whose tag ``key`` is ``value``, oldest first."""
+    return [v for v in versions(store, name) if v.tags.get(key) == value]
+
+
+def run_metric(store: Store, run_id: str, key: str) -> float | None:
+    with mlflow_errors(store.uri):
+        return store.client.get_run(run_id).data.metrics.get(key)
