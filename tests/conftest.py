@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ride_duration.config import BASE_URL_ENV
+from ride_duration.config import BASE_URL_ENV, LOG_DIR_ENV
 from ride_duration.data.download import BACKOFF_ENV
 from tests.helpers import (
     LESSON_MONTHS,
@@ -34,6 +34,19 @@ def _no_internet():
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _prediction_logs_elsewhere(tmp_path_factory):
+    """`serve` records its predictions by default under the project's logs/: in the tests
+    (in this process and in subprocesses) a folder of their own, unless a test names one."""
+    saved = os.environ.get(LOG_DIR_ENV)
+    os.environ[LOG_DIR_ENV] = str(tmp_path_factory.mktemp("prediction-logs"))
+    yield
+    if saved is None:
+        os.environ.pop(LOG_DIR_ENV, None)
+    else:
+        os.environ[LOG_DIR_ENV] = saved
 
 
 def pytest_configure(config):

@@ -26,6 +26,14 @@ MODELS_DIR = PROJECT_ROOT / "models"
 FIGURES_DIR = PROJECT_ROOT / "images"
 NOTEBOOKS_DIR = (CHECKOUT or PROJECT_ROOT) / "notebooks"
 REPORTS_DIR = PROJECT_ROOT / "reports"
+LOG_DIR_ENV = "RIDE_DURATION_LOG_DIR"
+
+
+def prediction_log_dir() -> Path:
+    """Where ``serve`` records its predictions by default: $RIDE_DURATION_LOG_DIR, else
+    logs/predictions under the project root."""
+    return Path(os.environ.get(LOG_DIR_ENV) or PROJECT_ROOT / "logs" / "predictions").absolute()
+
 
 VERSION = "0.1.0"
 

@@ -39,6 +39,9 @@ def run_serve(args: argparse.Namespace) -> int:
             poll_seconds=args.poll_seconds,
             tracking_uri=args.tracking_uri,
             access_log=not args.no_access_log,
+            record=not args.no_log,
+            log_dir=args.log_dir,
+            metrics=not args.no_metrics,
         )
     )
     return 0

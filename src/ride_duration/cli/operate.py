@@ -27,13 +27,21 @@ def thresholds(args: argparse.Namespace):
 
 
 def run_monitor(args: argparse.Namespace) -> int:
-    from ..data.months import check_taxi, parse_month
+    from ..data.months import check_taxi, parse_month, parse_months
+    from ..data.recorded import parse_since
+    from ..monitoring.live import LIVE, monitor_live
     from ..monitoring.monitor import check_model_taxi, monitor, needed_months
     from ..operate.models import open_model
     from ..operate.tracked import file_report
     from ..reports.monitoring import check_reports_dir
 
-    month, limits = parse_month(args.month), thresholds(args)
+    for flag in ("since", "until"):
+        if getattr(args, flag) is not None and args.live is None:
+            raise RideDurationError(f"--{flag} reads the live traffic: give it with --live DIR")
+    since = parse_since(args.since) if args.since is not None else None
+    until = parse_since(args.until, flag="--until") if args.until is not None else None
+    month = parse_month(args.month) if args.live is None else LIVE
+    limits = thresholds(args)
     draw_to_files()
     store = tracking_store(args) if args.track else None
     with tempfile.TemporaryDirectory(prefix="ride-duration-monitor-") as folder:
@@ -41,8 +49,14 @@ def run_monitor(args: argparse.Namespace) -> int:
         taxi = check_taxi(args.taxi or named.metadata["taxi"])
         check_model_taxi(named.metadata, taxi, named.label)  # before any month is fetched
         check_reports_dir(args.reports_dir, taxi, month)
-        ensure_months(args, taxi, needed_months(named.metadata, month))
-        result = monitor(named.path, month, args.data_dir, taxi, limits, named.label)
+        if args.live is None:
+            ensure_months(args, taxi, needed_months(named.metadata, month))
+            result = monitor(named.path, month, args.data_dir, taxi, limits, named.label)
+        else:
+            ensure_months(args, taxi, parse_months(named.metadata["train_month"]))
+            result = monitor_live(
+                named.path, args.live, args.data_dir, since, until, taxi, limits, named.label
+            )
         files, run_id = file_report(result, named, args.reports_dir, store)
     if store is not None and run_id is None:
         warn(f"no MLflow run in {store.uri} logged this model: the report is all")
@@ -58,10 +72,20 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 def monitor_summary(result, files) -> str:
     current, model = result.current, result.model
-    lines = [
-        f"{result.taxi} {result.month} with {model.label}: RMSE {current.rmse:.4f} min "
-        f"(validation {model.val_rmse:.4f}), MAE {current.mae:.4f}, on {current.rides:,} rides",
-    ]
+    if result.live:
+        window = result.window
+        first, last = (t[:19].replace("T", " ") for t in (window.first, window.last))
+        lines = [
+            f"{result.taxi} live traffic with {model.label}: {result.rides:,} rides in "
+            f"{window.requests:,} requests recorded from {first} to {last} UTC (no outcomes "
+            "yet: drift only)"
+        ]
+    else:
+        lines = [
+            f"{result.taxi} {result.month} with {model.label}: RMSE {current.rmse:.4f} min "
+            f"(validation {model.val_rmse:.4f}), MAE {current.mae:.4f}, on {current.rides:,} "
+            "rides",
+        ]
     if result.crossed:
         lines.append("thresholds crossed: " + "; ".join(result.crossed))
     else:

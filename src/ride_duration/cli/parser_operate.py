@@ -37,11 +37,13 @@ def _serve_command(commands) -> None:
     defaults = ServeOptions()
     serve = commands.add_parser(
         "serve",
-        help="serve a saved model as a web service: POST /predict, GET /health, GET /model",
+        help="serve a saved model as a web service: POST /predict, GET /health, GET /model, "
+        "GET /metrics",
         description="Serve a model saved by `train` over HTTP (FastAPI on uvicorn). POST "
         '/predict with {"PULocationID": 43, "DOLocationID": 151, "trip_distance": 1.8} answers '
         '{"duration": ..., "model_version": ...}; a JSON array of rides answers "durations". '
-        "OpenAPI docs at /docs.",
+        "OpenAPI docs at /docs. Every scored ride is recorded under --log-dir; GET /metrics "
+        "answers Prometheus.",
     )
     _add_common(serve)
     serve.add_argument(
@@ -69,6 +71,15 @@ def _serve_command(commands) -> None:
     )
     serve.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (for load tests)"
+    )
+    serve.add_argument(
+        "--log-dir",
+        help="record every scored ride here, as Parquet files by date (default "
+        "$RIDE_DURATION_LOG_DIR, else logs/predictions; `monitor --live` reads them)",
+    )
+    serve.add_argument("--no-log", action="store_true", help="record nothing (no prediction log)")
+    serve.add_argument(
+        "--no-metrics", action="store_true", help="no GET /metrics (Prometheus' text format)"
     )
     serve.set_defaults(handler=handlers.run_serve)
 
@@ -116,14 +127,35 @@ def _add_reports_dir(parser: argparse.ArgumentParser) -> None:
 def _monitor_command(commands) -> None:
     monitor = commands.add_parser(
         "monitor",
-        help="score a new month and compare it with the model's training months: errors, drift",
+        help="score a new month (or read the live traffic) and compare it with the model's "
+        "training months: errors, drift",
         description="Score MONTH with a model and compare it with the model's training months "
         "(the reference): RMSE and MAE overall and per day, drift of the prediction and of "
         "each input, shares of missing values. Writes reports/monitor_<taxi>_<month>.html and "
-        ".json. Exit 0 within the thresholds, 3 when one is crossed, 2 on errors.",
+        ".json. With --live DIR, the rides the service recorded there instead (no outcomes "
+        "yet: drift only), into reports/monitor_<taxi>_live.*. Exit 0 within the thresholds, "
+        "3 when one is crossed, 2 on errors.",
     )
     _add_common(monitor)
-    monitor.add_argument("--month", required=True, metavar="YYYY-MM", help="the month to watch")
+    watched = monitor.add_mutually_exclusive_group(required=True)
+    watched.add_argument("--month", metavar="YYYY-MM", help="the month to watch")
+    watched.add_argument(
+        "--live",
+        type=Path,
+        metavar="DIR",
+        help="the service's prediction log (serve --log-dir; logs/predictions by default)",
+    )
+    monitor.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="with --live: rides recorded from then on, a time ago (30m, 6h, 2d, 1w) or an "
+        "ISO date or time, UTC (default: every ride recorded)",
+    )
+    monitor.add_argument(
+        "--until",
+        metavar="WHEN",
+        help="with --live: rides recorded before then (the same forms as --since)",
+    )
     _add_taxi(monitor, None, "default: the model's")
     monitor.add_argument(
         "--model",

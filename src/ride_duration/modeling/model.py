@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import RideDurationError
 from ..features import SEPARATOR, Design, build_design, feature_set
+from ..features.columns import RideColumns
 from .intervals import LEVEL, Intervals
 
 
@@ -88,6 +89,21 @@ class Model:
         return compile(
             self._weights, self.intercept, self.distance_median, self.needs_distance, _pickup
         )
+
+    @cached_property
+    def _column_scorer(self):
+        compile = feature_set(self.features).column_scorer
+        if compile is None:
+            return None
+        return compile(
+            self._weights, self.intercept, self.distance_median, self.needs_distance, _pickup
+        )
+
+    def predict_columns(self, rides: RideColumns) -> np.ndarray | None:
+        """Predicted minutes for rides read into arrays, by the feature set's column scorer
+        (equal to ``predict_rides``); None when the set has none."""
+        scorer = self._column_scorer
+        return None if scorer is None else scorer(rides)
 
     def predict_rides(self, rides: Iterable[dict]) -> list[float]:
         """Predicted minutes for rides given as dicts in the service's shape (PULocationID,

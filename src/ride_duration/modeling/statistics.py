@@ -67,6 +67,10 @@ class Statistics:
             self.groups,
         )
 
+    def mean_prediction(self, coef: np.ndarray, intercept: float) -> float:
+        """The mean of the fitted model's predictions on these rides."""
+        return float(intercept + self.sums @ coef / self.n) if self.n else float("nan")
+
     def sse(self, coef: np.ndarray, intercept: float) -> float:
         """Sum of squared errors of ``X @ coef + intercept`` on these rows."""
         predicted_sq = coef @ (self.gram @ coef) + 2 * intercept * (self.sums @ coef)

@@ -40,9 +40,19 @@ class Metrics:
     interval_level: float = LEVEL
     val_coverage: float | None = None
     val_interval_width: float | None = None
+    # The mean predicted minutes on the training rides: the reference a live mean is watched
+    # against (the service's metrics, deploy/prometheus' drift alert).
+    train_mean_predicted: float | None = None
 
     @classmethod
-    def of(cls, model: Model, n_train: int, train_rmse: float, validation: Evaluation) -> Metrics:
+    def of(
+        cls,
+        model: Model,
+        n_train: int,
+        train_rmse: float,
+        validation: Evaluation,
+        train_mean_predicted: float | None = None,
+    ) -> Metrics:
         return cls(
             n_train=n_train,
             n_val=validation.rides,
@@ -54,6 +64,7 @@ class Metrics:
             interval_level=validation.level,
             val_coverage=validation.coverage,
             val_interval_width=validation.mean_width,
+            train_mean_predicted=train_mean_predicted,
         )
 
     def as_dict(self) -> dict:
@@ -186,8 +197,9 @@ def _fit_in_memory(options: TrainOptions, months: list[str], val_months: list[st
         train_mean=float(y_train.mean()),
         report=val_report,
     )
-    train_rmse = rmse(y_train, model.predict_design(fitted.design))
-    metrics = Metrics.of(model, len(y_train), train_rmse, validation)
+    train_predicted = model.predict_design(fitted.design)
+    train_rmse = rmse(y_train, train_predicted)
+    metrics = Metrics.of(model, len(y_train), train_rmse, validation, float(train_predicted.mean()))
     scored = (val_frame["duration"].to_numpy(), predicted, unseen_pairs(model, fitted.val_design))
     return model, metrics, train_report, validation, fitted.notes, scored
 
@@ -212,5 +224,6 @@ def _fit_streaming(options: TrainOptions, months: list[str], val_months: list[st
         streamed = stream.fit_months(options, months, val_months)
     stats, model = streamed.part.stats, streamed.model
     train_rmse = float(np.sqrt(stats.sse(model.coef, model.intercept) / stats.n))
-    metrics = Metrics.of(model, stats.n, train_rmse, streamed.validation)
+    mean = stats.mean_prediction(model.coef, model.intercept)
+    metrics = Metrics.of(model, stats.n, train_rmse, streamed.validation, mean)
     return model, metrics, streamed.part.report, streamed.validation, [], None

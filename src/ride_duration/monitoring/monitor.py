@@ -57,6 +57,20 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class LiveWindow:
+    """The recorded rides a live result watched: where they were read, from and to when, the first
+    and last request's times (ISO, UTC), how many requests, and which version answered."""
+
+    log_dir: str
+    since: str | None
+    until: str | None
+    first: str
+    last: str
+    requests: int
+    model_version: str
+
+
+@dataclass(frozen=True)
 class MonitorResult:
     """A month (or the live traffic) watched: both samples' evaluations, what moved, every
     statistic measured and which thresholds were crossed."""
@@ -75,6 +89,7 @@ class MonitorResult:
     live: bool = False
     rides: int = 0  # the rides of the month (or the recorded ones) compared
     decision: str | None = None  # what retraining made of it, when it did
+    window: LiveWindow | None = None  # live: the recorded rides watched
     extra: dict = field(default_factory=dict)
 
     @property
@@ -142,6 +157,7 @@ class MonitorResult:
             "status": self.status,
         }
         document |= {"decision": self.decision} if self.decision else {}
+        document |= {"window": asdict(self.window)} if self.window else {}
         return json_safe(document | self.extra)
 
 
@@ -267,6 +283,7 @@ def needed_months(model_metadata: dict, month: str) -> list[str]:
 
 
 __all__ = [
+    "LiveWindow",
     "Measurement",
     "ModelInfo",
     "MonitorResult",

@@ -32,7 +32,7 @@ class Sample:
 
     zones: dict[str, np.ndarray]
     distance: np.ndarray | None
-    pickup: np.ndarray
+    pickup: np.ndarray | None  # None: not known (live rides sent without one)
     predicted: np.ndarray
     actual: np.ndarray | None = None
     evaluation: Evaluation | None = None
@@ -71,7 +71,9 @@ class Sample:
     def categories(self) -> dict[str, dict]:
         """{category: rides} of the pickup and dropoff zones and the hour of the week."""
         out = {zone: _id_counts(ids) for zone, ids in self.zones.items()}
-        out["hour_of_week"] = {str(k): v for k, v in counts_of(hour_of_week(self.pickup)).items()}
+        if self.pickup is not None:
+            hours = counts_of(hour_of_week(self.pickup))
+            out["hour_of_week"] = {str(k): v for k, v in hours.items()}
         return out
 
     def missing(self) -> dict[str, float]:
@@ -86,7 +88,7 @@ class Sample:
             shares["trip_distance"] = float(np.mean(bad)) if len(bad) else 0.0
         if self.report is not None:
             shares["timestamps"] = self.report.dropped_missing_time / max(self.report.rows_read, 1)
-        else:
+        elif self.pickup is not None:
             shares["timestamps"] = float(np.mean(np.isnat(self.pickup))) if self.rides else 0.0
         return shares
 
@@ -188,6 +190,7 @@ class Comparison:
                 current[name],
             )
             for name, counts in self.reference.categories().items()
+            if name in current
         }
 
     @cached_property

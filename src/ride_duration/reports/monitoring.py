@@ -212,8 +212,12 @@ FIGURES = (  # each picture, and what it shows as its alt text
 
 def render_html(result: MonitorResult) -> str:
     # Live traffic has no outcomes, so no errors per day.
+    # Live rides sent without a pickup time have no hour of the week.
     drawn = [
-        (f, alt) for f, alt in FIGURES if result.current is not None or f is not errors_per_day
+        (f, alt)
+        for f, alt in FIGURES
+        if (result.current is not None or f is not errors_per_day)
+        and ("hour_of_week" in result.categories or f is not hour_of_week)
     ]
     images = "".join(
         f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(draw(result))}">'

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from ..config import MODELS_DIR
+from ..config import MODELS_DIR, prediction_log_dir
 from ..errors import RideDurationError
 from ..uris import is_model_uri, parse_model_uri
 
@@ -39,6 +40,9 @@ class ServeOptions:
     poll_seconds: float = DEFAULT_POLL_SECONDS
     tracking_uri: str | None = None
     access_log: bool = True
+    record: bool = True  # the prediction log
+    log_dir: str | None = None  # its folder; None: $RIDE_DURATION_LOG_DIR, else logs/predictions
+    metrics: bool = True  # GET /metrics, for Prometheus
 
     def validated(self) -> ServeOptions:
         port = _port_from_environment() if self.port is None else self.port
@@ -56,4 +60,39 @@ class ServeOptions:
             )
         if is_model_uri(self.model):
             parse_model_uri(self.model)
-        return replace(self, model=str(self.model), port=port, poll_seconds=float(poll))
+        log_dir = None
+        if self.record:
+            log_dir = str(check_log_dir(self.log_dir or prediction_log_dir()))
+        return replace(
+            self, model=str(self.model), port=port, poll_seconds=float(poll), log_dir=log_dir
+        )
+
+
+def check_log_dir(folder) -> Path:
+    """The prediction log's folder, if it can be one: a folder, or a path under an existing
+    folder (made when the service starts, by ``make_log_dir``). One line otherwise."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RideDurationError(f"--log-dir {folder}: is not a folder")
+    above = folder.absolute()
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise RideDurationError(f"--log-dir {folder}: {above} is not a folder")
+    return folder.absolute()
+
+
+def make_log_dir(folder) -> None:
+    """Make the prediction log's folder and show that a file can be written there, before
+    the service binds its port."""
+    import tempfile
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise RideDurationError(
+            f"--log-dir {folder}: cannot write the prediction log there "
+            f"({exc.strerror or exc}); name another folder, or --no-log"
+        ) from None

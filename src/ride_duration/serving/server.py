@@ -9,8 +9,16 @@ import tempfile
 from pathlib import Path
 
 from ..errors import RideDurationError
-from .options import ServeOptions
-from .service import FOLDER_ENV, MODEL_ENV, POLL_ENV, snapshot_model
+from .metrics import MULTIPROCESS_ENV
+from .options import ServeOptions, make_log_dir
+from .service import (
+    FOLDER_ENV,
+    METRICS_ENV,
+    MODEL_ENV,
+    POLL_ENV,
+    SERVE_LOG_ENV,
+    snapshot_model,
+)
 
 # uvicorn's httptools protocol with a deadline and a budget for connections that have not sent
 # a request's head (protocol.py): clients trickling headers cannot starve the others.
@@ -35,6 +43,16 @@ def serve(options: ServeOptions) -> None:
             }
         else:
             os.environ[MODEL_ENV] = str(snapshot_model(options.model, folder))
+        os.environ[SERVE_LOG_ENV] = options.log_dir or ""
+        os.environ[METRICS_ENV] = "1" if options.metrics else "0"
+        if options.metrics and options.workers > 1:
+            # prometheus-client's multiprocess files: a new folder at each start, so that no
+            # count of an earlier run is summed in (workers are new processes: they read it
+            # before they import prometheus-client).
+            (folder / "metrics").mkdir()
+            os.environ[MULTIPROCESS_ENV] = str(folder / "metrics")
+        else:
+            os.environ.pop(MULTIPROCESS_ENV, None)
         try:
             with socket.create_server((options.host, options.port)):
                 pass
@@ -42,6 +60,8 @@ def serve(options: ServeOptions) -> None:
             raise RideDurationError(
                 f"cannot listen on {options.host}:{options.port} ({exc.strerror or exc})"
             ) from None
+        if options.log_dir is not None:
+            make_log_dir(options.log_dir)
         import uvicorn
 
         from .protocol import raise_descriptor_limit

@@ -6,7 +6,9 @@
 ``{"durations": [...], "model_version": ...}``. ``POST /predict?interval=0.8`` adds each
 prediction's central 80% interval, ``"interval": [lower, upper]`` (``"intervals"`` for a
 batch); any level in (0, 1). ``GET /health`` and ``GET /model`` (the
-sidecar's metadata) come with it, and OpenAPI docs at ``/docs``.
+sidecar's metadata) come with it, ``GET /metrics`` for Prometheus (``metrics``), and OpenAPI
+docs at ``/docs``. Every scored ride is recorded in the prediction log (``recording``), with
+the request's ``X-Request-ID`` (or one made here, sent back in the answer's header).
 
 What a request may hold, and the answers' shapes, are in ``schemas``; the docs pages and the
 limits a request meets first (body size, content type) in ``http``. Anything a client gets
@@ -15,19 +17,26 @@ wrong is a 4xx with a JSON body naming the field.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import secrets
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from ..features.columns import RideColumns
 from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
 from ..modeling.model import NO_INTERVALS, Model
-from .http import BodyLimit, add_offline_docs, not_json, query_level, with_ride_schema
+from .http import BodyLimit, Measured, add_offline_docs, not_json, query_level, with_ride_schema
 from .options import DEFAULT_POLL_SECONDS
+from .recording import PredictionLog
 from .schemas import (
     ANSWER,
     JSON,
@@ -46,23 +55,41 @@ from .source import FileSource, RegistrySource, Served
 MODEL_ENV = "RIDE_DURATION_MODEL"
 POLL_ENV = "RIDE_DURATION_POLL_SECONDS"
 FOLDER_ENV = "RIDE_DURATION_SERVE_DIR"
+SERVE_LOG_ENV = "RIDE_DURATION_SERVE_LOG_DIR"  # the workers' prediction log; empty: none
+METRICS_ENV = "RIDE_DURATION_METRICS"  # "0": no /metrics
+REQUEST_ID = "x-request-id"
+MAX_REQUEST_ID = 128
 
 
-def create_app(source) -> FastAPI:
+def create_app(source, log_dir: Path | str | None = None, metrics: bool = True) -> FastAPI:
     """The service for a model source (``source``), or for one saved model file, loaded once
-    (its sha256 checked against its sidecar)."""
+    (its sha256 checked against its sidecar); recording its predictions under ``log_dir``
+    (None: not recorded) and counting its requests for ``/metrics`` unless ``metrics`` is
+    False."""
     import contextlib
+
+    from .metrics import ServiceMetrics
 
     if not hasattr(source, "current"):
         source = FileSource(source)
+    log = PredictionLog(Path(log_dir)) if log_dir is not None else None
+    measured = ServiceMetrics(source, log) if metrics else None
 
     @contextlib.asynccontextmanager
     async def following(app):
         source.start()
+        if log is not None:
+            log.start()
+        if measured is not None:
+            measured.start()
         try:
             yield
         finally:
             source.stop()
+            if log is not None:
+                log.close()  # what is queued is written before the worker exits
+            if measured is not None:
+                measured.stop()
 
     app = FastAPI(
         title="ride-duration",
@@ -74,7 +101,9 @@ def create_app(source) -> FastAPI:
     )
     add_offline_docs(app)
     with_ride_schema(app)
-    _add_predict(app, source)
+    _add_predict(app, source, log, measured)
+    if measured is not None:
+        _add_metrics(app, measured)
 
     # HEAD answers as GET does (load balancers probe with it), documented once, under GET.
     @app.head("/health", include_in_schema=False)
@@ -106,7 +135,24 @@ def create_app(source) -> FastAPI:
         return JSONResponse({"detail": errors}, status_code=422)
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    if measured is not None:
+        app.add_middleware(Measured, metrics=measured)  # outermost: it times everything
     return app
+
+
+def _add_metrics(app: FastAPI, measured) -> None:
+    from .metrics import TEXT_FORMAT
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {TEXT_FORMAT.split(";")[0]: {}}}},
+    )
+    def metrics():
+        """The service's metrics in Prometheus' text format: requests by route and status,
+        their latency, rides scored, the predicted minutes, the model version served and the
+        prediction log's queue, writes and drops (summed over every worker)."""
+        return Response(measured.exposition(), media_type=TEXT_FORMAT)
 
 
 def _missing_fields(model: Model, rides: list[dict], batch: bool) -> list[dict]:
@@ -131,17 +177,72 @@ def _missing_fields(model: Model, rides: list[dict], batch: bool) -> list[dict]:
     ]
 
 
-def _intervals(model: Model, durations: list[float], level: float, batch: bool) -> dict:
+def _intervals(model: Model, durations, level: float) -> tuple[np.ndarray, np.ndarray]:
     if model.intervals is None:
         raise RequestValidationError(
             [{"loc": ["query", "interval"], "msg": NO_INTERVALS, "type": "unavailable"}]
         )
-    lower, upper = model.predict_intervals(durations, level)
-    pairs = [[low, high] for low, high in zip(lower.tolist(), upper.tolist())]
-    return {"intervals": pairs} if batch else {"interval": pairs[0]}
+    return model.predict_intervals(durations, level)
 
 
-def _add_predict(app: FastAPI, source) -> None:
+@dataclass
+class _Answer:
+    """What a request is answered (``body``, without the version) and what the prediction
+    log and the metrics take of it."""
+
+    body: dict
+    durations: object  # a list for one ride, an array for a batch
+    record: object  # (log, received, request_id, version, level) -> None
+
+
+def _predict_ride(model: Model, ride: dict, level: float | None) -> _Answer:
+    duration = model.predict_rides([ride])[0]
+    body, low, high = {"duration": duration}, None, None
+    if level is not None:
+        lower, upper = _intervals(model, [duration], level)
+        low, high = float(lower[0]), float(upper[0])
+        body["interval"] = [low, high]
+
+    def record(log, received, request_id, version, level):
+        log.record_ride(received, request_id, version, ride, duration, level, low, high)
+
+    return _Answer(body, [duration], record)
+
+
+def _predict_batch(model: Model, rides: list[dict], raw: bytes, level: float | None) -> _Answer:
+    # The rides are read into arrays once, for the scorer and the log (a scan of the bytes
+    # tells whether any pickup time is there to read).
+    columns = RideColumns.of(rides, pickups=b"pickup_datetime" in raw)
+    durations = model.predict_columns(columns)
+    if durations is None:
+        durations = np.array(model.predict_rides(rides))
+    body, lower, upper = {"durations": durations.tolist()}, None, None
+    if level is not None:
+        lower, upper = _intervals(model, durations, level)
+        body["intervals"] = [[low, high] for low, high in zip(lower.tolist(), upper.tolist())]
+
+    def record(log, received, request_id, version, level):
+        log.record_batch(received, request_id, version, columns, durations, level, lower, upper)
+
+    return _Answer(body, durations, record)
+
+
+def _request_ids():
+    """A request id for requests that bring none: this worker's random token and a count."""
+    token = secrets.token_hex(4)
+    return (f"{token}-{n}" for n in itertools.count(1))
+
+
+def _request_id(request: Request, made) -> str:
+    given = request.headers.get(REQUEST_ID)
+    if given and len(given) <= MAX_REQUEST_ID and given.isascii() and given.isprintable():
+        return given
+    return next(made)
+
+
+def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured) -> None:
+    made = _request_ids()
+
     @app.post(
         "/predict",
         response_model=Prediction | Predictions,
@@ -155,6 +256,7 @@ def _add_predict(app: FastAPI, source) -> None:
     async def predict(request: Request):
         """One ride → ``duration``; a JSON array of rides → ``durations``, in order; with
         ``?interval=0.8``, each prediction's 80% interval too."""
+        received = time.time()
         interval = query_level(request)
         if refused := not_json(request):
             return refused
@@ -170,14 +272,19 @@ def _add_predict(app: FastAPI, source) -> None:
             ) from None
         if missing := _missing_fields(model, rides, batch):
             raise RequestValidationError(missing)
-        durations = model.predict_rides(rides)
-        answer = {"durations": durations} if batch else {"duration": durations[0]}
-        if interval is not None:
-            answer |= _intervals(model, durations, interval, batch)
+        request_id = _request_id(request, made)
+        if batch:
+            answer = _predict_batch(model, rides, raw, interval)
+        else:
+            answer = _predict_ride(model, rides[0], interval)
         # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
         # than predicting it.
-        answer |= {"model_version": served.version}
-        return Response(ANSWER.dump_json(answer), media_type=JSON)
+        body = ANSWER.dump_json(answer.body | {"model_version": served.version})
+        if log is not None:
+            answer.record(log, received, request_id, served.version, interval)
+        if measured is not None:
+            measured.scored(answer.durations)
+        return Response(body, media_type=JSON, headers={"X-Request-ID": request_id})
 
 
 def snapshot_model(model_path: Path | str, folder: Path) -> Path:
@@ -197,10 +304,12 @@ def app_from_environment() -> FastAPI:
     """The app for the model named by ``RIDE_DURATION_MODEL`` (for uvicorn's workers): a
     checked copy of a file, or a registered model's alias, followed."""
     named = os.environ[MODEL_ENV]
+    log_dir = os.environ.get(SERVE_LOG_ENV) or None
+    metrics = os.environ.get(METRICS_ENV, "1") != "0"
     if not named.startswith("models:/"):
-        return create_app(named)
+        return create_app(named, log_dir, metrics)
     import tempfile
 
     poll = float(os.environ.get(POLL_ENV, DEFAULT_POLL_SECONDS))
     folder = tempfile.mkdtemp(prefix="worker-", dir=os.environ.get(FOLDER_ENV))
-    return create_app(RegistrySource(named, None, Path(folder), poll))
+    return create_app(RegistrySource(named, None, Path(folder), poll), log_dir, metrics)

@@ -289,6 +289,11 @@ def month_step(month: str) -> int:
 
 def log_monitoring(store: Store, run_id: str, result, files=()) -> None:
     """A month's monitoring (a ``MonitorResult``) on the run that logged the model: every
-    headline number as ``monitor.<name>`` at the month's step, and the report's files."""
-    metrics = {f"monitor.{name}": value for name, value in result.headline().items()}
-    log_to_run(store, run_id, metrics, month_step(result.month), files, "monitoring")
+    headline number as ``monitor.<name>`` at the month's step, and the report's files. The
+    live traffic's as ``monitor.live.<name>``, at the step of the month of its last ride."""
+    prefix, month = "monitor.", result.month
+    if result.live:
+        prefix, month = "monitor.live.", result.window.last[:7]
+    metrics = {f"{prefix}{name}": value for name, value in result.headline().items()}
+    folder = "monitoring/live" if result.live else "monitoring"
+    log_to_run(store, run_id, metrics, month_step(month), files, folder)

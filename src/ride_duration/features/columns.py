@@ -1,0 +1,95 @@
+"""Rides given as dicts (the service's shape: ``PULocationID``, ``DOLocationID``,
+``trip_distance``, ``pickup_datetime``) as arrays, read once: a batch's scorer and the
+service's prediction log both take them, so that no ride is read twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+NAT = np.iinfo(np.int64).min  # a missing pickup time (NumPy's NaT)
+ZONE_BITS = 21  # zone IDs are at most 1,000,000 < 2**20; with the -1 of a missing one, +1
+_EPOCH = dt.datetime(1970, 1, 1)
+_repeat = itertools.repeat
+
+
+def pickup_micros(value) -> int:
+    """A pickup time as a model reads it (wall-clock time, any offset dropped), in
+    microseconds since 1970; NAT when there is none."""
+    if not isinstance(value, dt.datetime):
+        return NAT
+    delta = value.replace(tzinfo=None) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class RideColumns:
+    """Zones (-1 where missing), distances (NaN where missing) and pickup times
+    (microseconds, wall-clock; NAT where missing) of rides, in their order."""
+
+    pu: np.ndarray
+    do: np.ndarray
+    distance: np.ndarray
+    pickup: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pu)
+
+    @classmethod
+    def of(cls, rides: list[dict], pickups: bool = True) -> RideColumns:
+        """Read rides whose values are already checked (the service's schema): each input by
+        ``dict.get`` mapped in C, with no Python frame per ride, but where a distance is
+        missing or pickup times are read (``pickups``: False when none can be there).
+        Pickup times given as datetimes are read; strings are not (the service parses
+        them)."""
+        n = len(rides)
+
+        def read(key, dtype, default=None):
+            return np.fromiter(map(dict.get, rides, _repeat(key), _repeat(default)), dtype, n)
+
+        try:
+            distance = read("trip_distance", np.float64)
+        except TypeError:  # a ride without a distance
+            distance = np.array(
+                [math.nan if (d := ride.get("trip_distance")) is None else d for ride in rides]
+            )
+        pickup = (
+            np.fromiter((pickup_micros(ride.get("pickup_datetime")) for ride in rides), np.int64, n)
+            if pickups
+            else np.full(n, NAT, np.int64)
+        )
+        return cls(
+            read("PULocationID", np.int32, -1), read("DOLocationID", np.int32, -1), distance, pickup
+        )
+
+
+def zone_keys(zones: np.ndarray) -> np.ndarray:
+    """One zone (or -1) as a non-negative integer key."""
+    return zones.astype(np.int64) + 1
+
+
+def pair_keys(pickup: np.ndarray, dropoff: np.ndarray) -> np.ndarray:
+    """A (pickup, dropoff) pair as one integer key."""
+    return (zone_keys(pickup) << ZONE_BITS) | zone_keys(dropoff)
+
+
+class KeyedWeights:
+    """Weights keyed by integers, looked up for many keys at once (0 for a key without one:
+    a category the model never saw)."""
+
+    def __init__(self, table: dict[int, float]):
+        keys = np.fromiter(table, np.int64, len(table))
+        order = np.argsort(keys)
+        self.keys = keys[order]
+        self.weights = np.fromiter(table.values(), np.float64, len(table))[order]
+
+    def __call__(self, queries: np.ndarray) -> np.ndarray:
+        if not len(self.keys):
+            return np.zeros(len(queries))
+        at = np.searchsorted(self.keys, queries)
+        at[at == len(self.keys)] = 0
+        return np.where(self.keys[at] == queries, self.weights[at], 0.0)
