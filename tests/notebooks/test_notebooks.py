@@ -12,10 +12,11 @@ from tests.helpers import REPO, copy_months, run_cli
 LESSON = (REPO / "notebooks") / "duration_prediction.ipynb"
 HOMEWORK = (REPO / "notebooks") / "Homework_week1.ipynb"
 OPERATE = (REPO / "notebooks") / "operate.ipynb"
+PRACTICE = (REPO / "notebooks") / "Homework_week1_practice.ipynb"
 HOMEWORK_MONTHS = ("green_tripdata_2023-01.parquet", "green_tripdata_2023-02.parquet")
 
 
-@pytest.mark.parametrize("path", [LESSON, HOMEWORK, OPERATE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [LESSON, HOMEWORK, OPERATE, PRACTICE], ids=lambda p: p.name)
 def test_committed_without_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
@@ -23,7 +24,7 @@ def test_committed_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
-@pytest.mark.parametrize("path", [LESSON, HOMEWORK, OPERATE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [LESSON, HOMEWORK, OPERATE, PRACTICE], ids=lambda p: p.name)
 def test_has_a_parameters_cell(path):
     notebook = nbformat.read(path, as_version=4)
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]

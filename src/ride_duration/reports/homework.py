@@ -92,6 +92,30 @@ def answers(
 ) -> dict:
     """The homework's answers, keyed as in ``QUESTIONS`` (or ``QUESTIONS_2022`` for the 2022
     cohort). The model is the homework's: PU and DO one-hot, exact linear regression."""
+    return worked(
+        taxi,
+        train_month,
+        val_month,
+        data_dir,
+        cohort=cohort,
+        offline=offline,
+        base_url=base_url,
+        quiet=quiet,
+    )[0]
+
+
+def worked(
+    taxi: str = DEFAULT.taxi,
+    train_month: str = DEFAULT.train_month,
+    val_month: str = DEFAULT.val_month,
+    data_dir: Path = DATA_DIR,
+    *,
+    cohort: int | None = None,
+    offline: bool = False,
+    base_url: str | None = None,
+    quiet: bool = False,
+):
+    """``answers``, and the homework's fitted model (a ``Model``) that gave them."""
     from ..modeling.fit import fit
     from ..modeling.model import rmse
     from ..modeling.options import TrainOptions
@@ -127,7 +151,7 @@ def answers(
         "train_rmse": rmse(train["duration"].to_numpy(), predict(fitted.design)),
         "val_rmse": rmse(val["duration"].to_numpy(), predict(fitted.val_design)),
     }
-    return {key: result[key] for key in questions}
+    return {key: result[key] for key in questions}, fitted.model
 
 
 def answer_table(result: dict, cohort: int | None = None):
@@ -152,5 +176,15 @@ def check_table(mine: dict, package: dict, cohort: int | None = None):
     for key, reference in package.items():
         value = mine.get(key)
         same = value is not None and abs(float(value) - reference) <= TOLERANCE[key]
-        rows.append((questions[key], value, reference, "✓" if same else "✗ DIFFERENT"))
+        rows.append((questions[key], _shown(key, value), _shown(key, reference)))
+        rows[-1] += ("✓" if same else "✗ DIFFERENT",)
     return pd.DataFrame(rows, columns=["question", "notebook", "package", "same"])
+
+
+def _shown(key: str, value) -> str:
+    """A count as a count (20, not 20.000000), any other answer to six decimals."""
+    if value is None:
+        return "-"
+    if TOLERANCE[key] == 0 and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):.6f}"
