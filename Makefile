@@ -73,8 +73,8 @@ homework: setup ## Answer the week-1 homework (COHORT=2025 by default)
 	$(PYTHON) -m ride_duration homework --cohort $(or $(COHORT),2025)
 
 .PHONY: test
-test: $(VENV)/.installed-dev ## Set up with test tools, then run the test suite
-	$(PYTHON) -m pytest
+test: $(VENV)/.installed-dev ## Set up with test tools, then run the test suite (JOBS=1: one process)
+	$(PYTHON) -m pytest -n $(or $(JOBS),auto) --dist loadfile
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## Lint with ruff and check the import layers (import-linter)
@@ -115,6 +115,7 @@ setup-mlflow: $(VENV)/.installed-mlflow ## Set up, then install MLflow (train --
 
 .PHONY: mlflow-ui
 mlflow-ui: $(VENV)/.installed-mlflow ## MLflow's UI over mlflow.db (runs, registry) on http://127.0.0.1:5000
+	@echo "==> the project's runs: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (MLflow 3 opens on its GenAI view otherwise)"
 	$(dir $(PYTHON))mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--artifacts-destination $(CURDIR)/mlruns --host 127.0.0.1 --port 5000
 
@@ -130,6 +131,19 @@ orchestrate: $(VENV)/.installed-orchestrate ## The loop by itself: a Prefect ser
 		--host 127.0.0.1 --port $(PREFECT_PORT) & server=$$!; \
 	for _ in $$(seq 60); do curl -sf http://127.0.0.1:$(PREFECT_PORT)/api/health >/dev/null && break; sleep 1; done; \
 	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(PYTHON) -m ride_duration loop serve $(LOOP_FLAGS)
+
+.PHONY: live
+live: setup ## The service (two workers) with Prometheus on :9090 and Alertmanager on :9093 (Debian: apt-get install prometheus prometheus-alertmanager)
+	@command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null || \
+		{ echo "make live needs Prometheus and Alertmanager: apt-get install -y prometheus prometheus-alertmanager (Debian, Ubuntu)"; exit 2; }
+	@mkdir -p logs
+	@echo "==> Prometheus http://127.0.0.1:9090/alerts, Alertmanager http://127.0.0.1:9093; Ctrl-C stops all three"
+	@trap 'kill $$prom $$am 2>/dev/null' EXIT INT TERM; cd deploy/prometheus; \
+	prometheus-alertmanager --config.file=alertmanager.yml --storage.path=$(CURDIR)/logs/alertmanager \
+		--web.listen-address=127.0.0.1:9093 --cluster.listen-address= >$(CURDIR)/logs/alertmanager.log 2>&1 & am=$$!; \
+	prometheus --config.file=prometheus.yml --storage.tsdb.path=$(CURDIR)/logs/prometheus \
+		--web.listen-address=127.0.0.1:9090 >$(CURDIR)/logs/prometheus.log 2>&1 & prom=$$!; \
+	cd $(CURDIR) && $(PYTHON) -m ride_duration serve --workers 2
 
 .PHONY: serve
 serve: setup ## Serve models/lin_reg.bin on http://127.0.0.1:9696 (POST /predict)

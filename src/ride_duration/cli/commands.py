@@ -108,6 +108,8 @@ def run_train(args: argparse.Namespace) -> int:
     print(tables.train_report(result.metadata, metrics, result.reports, result.model_path))
     if tracked.run:
         print(f"tracked: MLflow run {tracked.run.run_id} in {tracked.store_uri}")
+        local = "" if tracked.store_uri.startswith(("http://", "https://")) else " (make mlflow-ui)"
+        print(f"shown at {tracked.run.ui_url(tracked.store_uri)}{local}")
     if tracked.version:
         print(
             f"registered: {tracked.version.name} version {tracked.version.version}, "

@@ -27,6 +27,22 @@ class TrackedRun:
     run_id: str
     model_uri: str | None = None  # what a registered version points at
     model_id: str | None = None  # MLflow's logged model
+    experiment_id: str | None = None
+
+    def ui_url(self, store_uri: str) -> str:
+        """Where MLflow's UI shows this run: on the tracking server, or on `make mlflow-ui`'s
+        for a local store. ``workflowType=machine_learning`` opens MLflow 3's UI on runs and
+        models, not on its GenAI view (the UI's default, which an experiment's kind tag does
+        not change). The UI remembers the view only once "Model training" is clicked in its
+        sidebar."""
+        base = store_uri if store_uri.startswith(("http://", "https://")) else UI_URL
+        return (
+            f"{base.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+            "?workflowType=machine_learning"
+        )
+
+
+UI_URL = "http://127.0.0.1:5000"  # make mlflow-ui
 
 
 def git_commit(root: Path | None = CHECKOUT) -> str | None:
@@ -150,7 +166,7 @@ def open_training_run(
         except BaseException:
             client.set_terminated(run_id, "FAILED")
             raise
-    return TrackedRun(run_id, model_uri, model_id)
+    return TrackedRun(run_id, model_uri, model_id, store.experiment())
 
 
 def close_training_run(store: Store, run: TrackedRun, plots=(), failed: bool = False) -> None:
