@@ -6,7 +6,6 @@ alerts page with the drift alert firing (its screenshot is the README's)."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,33 +27,10 @@ PROMETHEUS_ALLOWED = {"popper.min.js": "Debian's popper.js is an ES module loade
 @pytest.fixture(scope="module")
 def mlflow_server(tlc_dir, tmp_path_factory):
     pytest.importorskip("mlflow")
-    from tests.operate.test_server import MLFLOW, stop, wait_for
+    from tests.operate.test_server import mlflow_server as started
 
     root = tmp_path_factory.mktemp("mlflow-ui")
-    port, log = free_port(), root / "server.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [
-                str(MLFLOW),
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{root / 'mlflow.db'}",
-                "--artifacts-destination",
-                str(root / "artifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(port, process, log)
-        uri = f"http://127.0.0.1:{port}"
+    with started(root) as uri:
         data = copy_months(tlc_dir, root / "data", *LESSON_MONTHS)
         env = {"MLFLOW_TRACKING_URI": uri}
         trained = run_cli(
@@ -65,8 +41,6 @@ def mlflow_server(tlc_dir, tmp_path_factory):
         assert run_cli("promote", env=env).returncode == 0
         (link,) = re.findall(r"shown at (\S+)", trained.stdout)
         yield uri, link
-    finally:
-        stop(process)
 
 
 def body_text(browser) -> str:

@@ -2,6 +2,7 @@
 it, then serve its champion alias and move the alias under load: every answer is a 200, and
 the service moves to the new version without a restart."""
 
+import contextlib
 import http.client
 import json
 import signal
@@ -60,9 +61,10 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow-server")
+@contextlib.contextmanager
+def mlflow_server(root: Path):
+    """A real `mlflow server` over a SQLite store in ``root`` on a free loopback port: its URL,
+    the server stopped on the way out."""
     port, log = free_port(), root / "server.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
@@ -89,6 +91,12 @@ def server(tmp_path_factory):
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="module")
