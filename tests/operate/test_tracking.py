@@ -79,6 +79,20 @@ def test_register_adds_a_challenger_and_promote_moves_the_champion(project, trac
     champion = client.get_model_version_by_alias("nyc-taxi-regressor", "champion")
     assert str(champion.version) == tracked["version"]
     assert_clean_failure(project.cli("promote", "99"), "has no version 99")
+    # The versions as the operate notebook lists them carry their aliases (MLflow's search of
+    # versions leaves them out), and the logged model names the version made from it (what
+    # MLflow's own registration records: without it its page reads "Not registered").
+    from ride_duration.tracking.registry import MODEL_VERSIONS_TAG, versions
+    from ride_duration.tracking.store import connect
+
+    (listed,) = [v for v in versions(connect(project.uri)) if v.version == tracked["version"]]
+    assert set(listed.aliases) == {"challenger", "champion"}
+    run = client.get_run(tracked["mlflow_run_id"])
+    (logged,) = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id='{run.info.run_id}'"
+    )
+    made = json.loads(logged.tags[MODEL_VERSIONS_TAG])
+    assert {"name": "nyc-taxi-regressor", "version": tracked["version"]} in made
 
 
 def rides_frame(tlc_dir, n=400):

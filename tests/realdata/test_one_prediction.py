@@ -10,6 +10,7 @@ import pytest
 
 from ride_duration import load_model, read_metadata
 from ride_duration.data.dataset import load_prepared, zone_ids
+from ride_duration.features.columns import RideColumns
 from ride_duration.features.rich import RAW_COLUMNS
 from ride_duration.modeling.model import Model, load
 from tests.helpers import assert_clean_failure, copy_months, run_cli, train_with_cli
@@ -59,6 +60,21 @@ def test_the_model_predicts_what_its_pipeline_predicts(models, features):
         )
     np.testing.assert_allclose(model.predict_rides(rides), expected, atol=1e-9, rtol=0)
     np.testing.assert_allclose(model.predict_frame(frame), expected, atol=1e-9, rtol=0)
+    # A batch's column scorer (where the set has one) adds the same weights in the same order
+    # as the per-ride path: equal to the last bit, odd rides included (missing and unseen
+    # zones, a missing or huge distance).
+    odd = [
+        {"PULocationID": -1, "DOLocationID": 151, "trip_distance": 1.8},
+        {"PULocationID": 999_999, "DOLocationID": -1, "trip_distance": 1e6},
+        {"PULocationID": 43, "DOLocationID": 151},
+        {"PULocationID": 0, "DOLocationID": 0, "trip_distance": 0.0},
+    ]
+    for batch in (rides, odd if features != "rich" else []):
+        columns = model.predict_columns(RideColumns.of(batch))
+        if columns is not None:
+            np.testing.assert_array_equal(columns, np.array(model.predict_rides(batch)))
+        else:
+            assert features == "rich"  # no column scorer: the service scores it per ride
     # The export round-trips: the model a pipeline holds exports the same pipeline.
     again = Model.from_pipeline(model.to_pipeline(), metadata)
     np.testing.assert_array_equal(again.coef, model.coef)
