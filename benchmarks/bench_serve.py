@@ -142,7 +142,9 @@ def main() -> int:
         default=Path(os.environ.get("RIDE_DURATION_TLC_DIR", ROOT.parent / "shared/data/tlc")),
     )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server")
+    parser.add_argument(
+        "--rounds", type=int, default=7, help="alternating rounds per server (3 swing 20%%)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     tlc = args.tlc_dir.resolve()
