@@ -69,6 +69,19 @@ def check_model_name(folder: Path, name: str) -> None:
         )
 
 
+def check_model_dir(folder: Path) -> None:
+    """Say now why the model folder could not be made or written, without making it (a run
+    refused later leaves nothing behind)."""
+    above = Path(folder).absolute()
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise ModelFileError(f"{folder}: cannot create the model directory ({above} is a file)")
+    if not os.access(above, os.W_OK | os.X_OK):
+        what = "model directory" if above == Path(folder).absolute() else f"folder {above}"
+        raise ModelFileError(f"{folder}: the {what} is not writable")
+
+
 def prepare_model_dir(folder: Path) -> None:
     """Create the model folder, or say why it cannot be used."""
     try:

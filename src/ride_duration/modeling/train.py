@@ -13,7 +13,13 @@ from ..data.download import ensure_months
 from ..data.months import month_order_note, month_path, parse_months
 from ..data.prepare import PrepareReport
 from ..errors import DataError, RideDurationError
-from .artifact import check_model_name, prepare_model_dir, read_metadata, save_bytes
+from .artifact import (
+    check_model_dir,
+    check_model_name,
+    prepare_model_dir,
+    read_metadata,
+    save_bytes,
+)
 from .estimators import REGRESSORS, regressor
 from .evaluate import Evaluation, evaluate_frame
 from .fit import fit
@@ -135,8 +141,11 @@ def train(
     )
     start_background_imports()  # while the months are read
     notes = [note] if (note := month_order_note(months, val_months)) else []
-    if save or saved_later:  # before minutes of work, not after
+    if save:  # before minutes of work, not after
         prepare_model_dir(options.model_dir)
+    elif saved_later:  # checked, made only when saved (a refused run leaves nothing)
+        check_model_dir(options.model_dir)
+    if save or saved_later:
         check_model_name(options.model_dir, options.name)
     ensure_months(
         options.taxi,
