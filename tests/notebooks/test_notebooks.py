@@ -3,6 +3,7 @@
 import copy
 import json
 import pickle
+import re
 
 import nbformat
 import pytest
@@ -228,6 +229,10 @@ def test_lesson_notebook_teaches_and_checks(lesson_dirs, lesson_run):
     # The band's diagnosis: the weight of a mile and the rides of absurd distance.
     assert "weight of a mile: 0.00003 minutes" in outputs
     assert "62 training rides of 1-60 minutes claim more than 100 miles" in outputs
+    # Why 26 minutes: the unseen pair's part weighs 0, its total is the intercept's and a
+    # distance term (the seen ride's pair has a weight).
+    assert re.search(r"unseen pair \S+, [\d.]+ mi: unseen, so weighing 0: PU_DO=\S+", outputs)
+    assert re.search(r"seen pair \S+, [\d.]+ mi: unseen, so weighing 0: nothing", outputs)
     saved = lesson_dirs / "models/lin_reg_green_2021-01_2021-02.bin"
     assert f"saved {saved}" in outputs
     with open(saved, "rb") as handle:
@@ -402,6 +407,16 @@ def test_operate_notebook_climbs_the_levels(tlc_dir, tmp_path, monkeypatch):
     outputs = outputs_of(notebook)
     assert "ERROR" not in outputs
     assert "-> version 1 (challenger)" in outputs
+    # The champion's model card, rendered: its registry facts and its data.
+    (card,) = [
+        o["data"]["text/markdown"]
+        for c in notebook.cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+    assert "# Model card: nyc-taxi-regressor version 1" in card
+    assert "aliases: @challenger, @champion" in card and "Promoted to champion by" in card
+    assert "| green_tripdata_2021-01.parquet |" in card and "| kept | 73,908 | 61,921 |" in card
     assert "2021-03: RMSE 7.4552 (validation 7.4808); within thresholds" in outputs
     # The spring loop with a tighter threshold: April's errors bring a better challenger,
     # decided by a Prefect flow run whose artifacts are read back.

@@ -6,6 +6,7 @@ saved scikit-learn Pipeline predicts."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ride_duration import load_model, read_metadata
@@ -25,6 +26,97 @@ def models(tlc_dir, tmp_path_factory):
     train_with_cli(data, root / "models", "lesson", "homework", "rich", named=True)
     frame = load_prepared("green", "2021-02", data)[0]
     return root / "models", frame
+
+
+PARTS = {
+    "lesson": ["intercept", "pickup_dropoff", "distance"],
+    "homework": ["intercept", "pickup", "dropoff"],
+    "rich": ["intercept", "pickup_dropoff", "hour_of_week", "zone_x_hour", "distance_shape"],
+}
+
+
+@pytest.mark.parametrize("features", ["lesson", "homework", "rich"])
+def test_every_validation_ride_is_explained_by_parts_that_add_up(models, features, tmp_path):
+    """Through the CLI (a month's parts as columns) and the service (?explain=true), every
+    ride of the validation month: its parts add up to its prediction, an unseen value is
+    named and weighs 0."""
+    from fastapi.testclient import TestClient
+
+    from ride_duration.serving.service import create_app
+
+    folder, frame = models
+    path = folder / f"{features}.bin"
+    out = tmp_path / "explained.parquet"
+    result = run_cli(
+        "predict", "--offline", "--model", str(path), "--month", "2021-02",
+        "--data-dir", str(folder.parent / "data"), "--output", str(out), "--explain",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = pd.read_parquet(out)
+    columns = [c for c in written.columns if c.startswith("part_")]
+    assert columns == [f"part_{name}" for name in PARTS[features]]
+    np.testing.assert_allclose(
+        written[columns].sum(axis=1), written.predicted_duration, atol=1e-9, rtol=0
+    )
+    assert len(written) == len(frame)
+
+    model, _ = load(path)
+    weights = dict(zip(model.feature_names, model.coef))
+    rides = [
+        {"PULocationID": p, "DOLocationID": d, "trip_distance": t, "pickup_datetime": w}
+        for p, d, t, w in zip(
+            zone_ids(frame["PULocationID"]).tolist(),
+            zone_ids(frame["DOLocationID"]).tolist(),
+            frame["trip_distance"].tolist(),
+            [w.isoformat() for w in frame["pickup_datetime"]],
+        )
+    ]
+    unseen_parts = 0
+    with TestClient(create_app(path, None, False)) as client:
+        for start in range(0, len(rides), 10_000):
+            answer = client.post("/predict?explain=true", json=rides[start : start + 10_000])
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            for duration, parts in zip(body["durations"], body["explanations"]):
+                assert [p["part"] for p in parts] == PARTS[features]
+                assert abs(sum(p["minutes"] for p in parts) - duration) <= 1e-9
+                for part in parts:
+                    assert all(label not in weights for label in part["unseen"])
+                    if part["unseen"] and len(part["unseen"]) == len(part["features"]):
+                        assert part["minutes"] == 0.0  # nothing seen: nothing added
+                        unseen_parts += 1
+    assert unseen_parts > 0  # February has pairs January never saw
+    np.testing.assert_allclose(
+        written.predicted_duration, model.predict_frame(frame), atol=1e-9, rtol=0
+    )
+
+
+def test_one_ride_explained_on_the_command_line(models):
+    folder, _ = models
+    result = run_cli(
+        "predict", "--model", str(folder / "lesson.bin"),
+        "--pu", "1", "--do", "264", "--distance", "3", "--explain", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    parts = {p["part"]: p for p in answer["explanation"]}
+    assert parts["pickup_dropoff"] == {
+        "part": "pickup_dropoff",
+        "minutes": 0.0,
+        "features": {"PU_DO": "1_264"},
+        "unseen": ["PU_DO=1_264"],
+    }
+    assert abs(sum(p["minutes"] for p in parts.values()) - answer["minutes"]) <= 1e-9
+    shown = run_cli(
+        "predict", "--model", str(folder / "lesson.bin"),
+        "--pu", "1", "--do", "264", "--distance", "3", "--explain",
+    )  # fmt: skip
+    assert "pickup_dropoff" in shown.stdout and "unseen: PU_DO=1_264: 0 min" in shown.stdout
+    assert_clean_failure(
+        run_cli("predict", "--model", str(folder / "lesson.bin"), "--month", "2021-02",
+                "--explain"),
+        "--explain with --month writes each ride's parts to --output",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("features", ["lesson", "homework", "rich"])

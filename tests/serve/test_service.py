@@ -261,8 +261,11 @@ def test_every_reference_in_the_openapi_document_resolves(service):
             node = node[part]
     batch = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert batch["schema"]["anyOf"][1]["items"] == {"$ref": "#/components/schemas/Ride"}
-    (level,) = spec["paths"]["/predict"]["post"]["parameters"]
+    level, explain = spec["paths"]["/predict"]["post"]["parameters"]
     assert level["name"] == "interval" and level["schema"]["exclusiveMaximum"] == 1
+    assert explain["name"] == "explain" and explain["schema"]["type"] == "boolean"
+    answers = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]
+    assert "#/components/schemas/Part" in found and "application/json" in answers
 
 
 def test_a_missing_zone_is_the_models_minus_one(service):

@@ -55,6 +55,15 @@ def test_a_feature_set_registered_in_one_place_trains_predicts_and_serves(toy_se
         assert answer.json()["duration"] == pytest.approx(expected, abs=1e-9)
         missing = client.post("/predict", json={"PULocationID": 2})
         assert missing.status_code == 422 and "trip_distance" in missing.text
+        # Explained with no other edit: a part per column, named as it, adding up.
+        explained = client.post("/predict?explain=true", json=[ride, ride | {"PULocationID": 9}])
+        assert explained.status_code == 200, explained.text
+        body = explained.json()
+        for duration, parts in zip(body["durations"], body["explanations"]):
+            assert [p["part"] for p in parts] == ["intercept", "PULocationID", "trip_distance"]
+            assert sum(p["minutes"] for p in parts) == pytest.approx(duration, abs=1e-9)
+        assert body["explanations"][1][1]["unseen"] == ["PULocationID=9"]
+        assert body["explanations"][1][1]["minutes"] == 0.0
 
     parser = build_parser()
     assert parser.parse_args(["train", "--features", "toy"]).features == "toy"

@@ -202,6 +202,10 @@ def run_predict(args: argparse.Namespace) -> int:
     check_level(args.level)
     if args.output and not args.month:
         raise RideDurationError("--output goes with --month: it holds a month's predictions")
+    if args.explain and args.month and not args.output:
+        raise RideDurationError(
+            "--explain with --month writes each ride's parts to --output FILE.parquet"
+        )
     if args.month:
         result, text = _predict_month(args)
     elif args.pu is not None and args.do is not None:
@@ -223,7 +227,13 @@ def _predict_month(args: argparse.Namespace) -> tuple[dict, str]:
         )
     ensure_months(args, taxi, [args.month])
     score = predict.score_month(
-        args.model, taxi, args.month, args.data_dir, output=args.output, level=args.level
+        args.model,
+        taxi,
+        args.month,
+        args.data_dir,
+        output=args.output,
+        level=args.level,
+        explain=args.explain,
     )
     scored = score.evaluation
     text = f"{taxi} {score.month}: RMSE {scored.rmse:.4f} min on {scored.rides:,} rides"
@@ -243,7 +253,7 @@ def _predict_ride(args: argparse.Namespace) -> tuple[dict, str]:
     from ..modeling import predict
 
     answer = predict.predict_ride(
-        args.model, args.pu, args.do, args.distance, args.pickup, args.level
+        args.model, args.pu, args.do, args.distance, args.pickup, args.level, args.explain
     )
     result = {
         "pu": args.pu,
@@ -258,6 +268,8 @@ def _predict_ride(args: argparse.Namespace) -> tuple[dict, str]:
     else:
         lower, upper = answer["interval"]
         text += f" ({args.level:.0%} interval: {lower:.1f} to {upper:.1f})"
+    if args.explain:
+        text += ", the sum of:\n" + tables.explanation(answer["explanation"])
     return result, text
 
 

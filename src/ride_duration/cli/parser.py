@@ -353,5 +353,12 @@ def _predict_command(commands) -> None:
         help=f"coverage of the prediction interval, between 0 and 1 (default {LEVEL:g}: the "
         "10th to the 90th percentile)",
     )
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help="split the prediction into parts that add up to it (the intercept, then each "
+        "feature group's minutes and the values it used; an unseen value weighs 0); with "
+        "--month, each ride's parts as part_<name> columns of --output",
+    )
     _add_json(predict)
     predict.set_defaults(handler=handlers.run_predict)

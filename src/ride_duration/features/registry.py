@@ -47,9 +47,23 @@ class FeatureSet:
     default_model: str = "linear"
     alphas: dict = field(default_factory=dict)  # default alpha per regressor, where not its own
     name_prefix: str = ""  # of its default model file names
+    # How a prediction is explained: named parts, each the sum of some of its columns'
+    # weights ((part, columns), ...). A column in no part is a part of its own, named as it.
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def uses_distance(self, columns) -> bool:
         return "trip_distance" in self.numerical and "trip_distance" in columns
+
+    def explained_parts(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every column of this set in one named part, in the order of ``parts``, then the
+        columns no part names, each its own."""
+        named = list(self.parts)
+        claimed = {column for _, columns in named for column in columns}
+        return named + [
+            (column, (column,))
+            for column in (*self.categorical, *self.numerical)
+            if column not in claimed
+        ]
 
 
 def _zone_ride(categorical):
@@ -171,6 +185,7 @@ register(
         ride=_zone_ride(("PU_DO",)),
         scorer=_zone_scorer(("PU_DO",)),
         column_scorer=_zone_column_scorer(("PU_DO",)),
+        parts=(("pickup_dropoff", ("PU_DO",)), ("distance", ("trip_distance",))),
     )
 )
 register(
@@ -181,6 +196,7 @@ register(
         ride=_zone_ride(("PULocationID", "DOLocationID")),
         scorer=_zone_scorer(("PULocationID", "DOLocationID")),
         column_scorer=_zone_column_scorer(("PULocationID", "DOLocationID")),
+        parts=(("pickup", ("PULocationID",)), ("dropoff", ("DOLocationID",))),
     )
 )
 register(
@@ -202,6 +218,12 @@ register(
         default_model="ridge",
         alphas={"ridge": 3.0},
         name_prefix="rich_",
+        parts=(
+            ("pickup_dropoff", ("PU_DO",)),
+            ("hour_of_week", ("hour_dow",)),
+            ("zone_x_hour", ("PU_hour", "DO_hour")),
+            ("distance_shape", ("distance_band", "trip_distance", "log_distance")),
+        ),
     )
 )
 

@@ -115,32 +115,37 @@ class Model:
             return self.predict_rides_by_features(rides)
         return scorer(rides)
 
+    def ride_features(self, ride: dict) -> dict:
+        """One ride (the service's shape) as the feature set's feature dict: what the saved
+        pipeline's DictVectorizer reads of it."""
+        return self._ride(
+            ride.get("PULocationID", -1),
+            ride.get("DOLocationID", -1),
+            ride.get("trip_distance") if self.needs_distance else None,
+            _pickup(ride.get("pickup_datetime")) if self.needs_pickup else None,
+            self.distance_median,
+        )
+
     def predict_rides_by_features(self, rides: Iterable[dict]) -> list[float]:
         """``predict_rides`` through each ride's feature dict, as the feature set makes it,
         then the lookups the pipeline's DictVectorizer does, without a sparse matrix."""
-        weight, intercept, ride_of = self._weights.get, self.intercept, self._ride
-        median, distance_used, pickup_used = (
-            self.distance_median,
-            self.needs_distance,
-            self.needs_pickup,
-        )
+        weight, intercept, features_of = self._weights.get, self.intercept, self.ride_features
         out = []
         for ride in rides:
-            features = ride_of(
-                ride.get("PULocationID", -1),
-                ride.get("DOLocationID", -1),
-                ride.get("trip_distance") if distance_used else None,
-                _pickup(ride.get("pickup_datetime")) if pickup_used else None,
-                median,
-            )
             total = intercept
-            for key, value in features.items():
+            for key, value in features_of(ride).items():
                 if value.__class__ is str:
                     total += weight(key + SEPARATOR + value, 0.0)
                 else:
                     total += weight(key, 0.0) * value
             out.append(total)
         return out
+
+    def explain_rides(self, rides: Iterable[dict]):
+        """Each ride's prediction split into named parts that add up to it (``explain``)."""
+        from .explain import explain_rides
+
+        return explain_rides(self, rides)
 
     def predict_intervals(self, predicted, level: float = LEVEL):
         """(lower, upper) of the central interval of this level around each prediction."""

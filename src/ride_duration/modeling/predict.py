@@ -15,6 +15,7 @@ from ..errors import RideDurationError
 from ..files import check_output, temporary_beside
 from .artifact import model_version
 from .evaluate import Evaluation, evaluate_frame
+from .explain import explain_design
 from .intervals import LEVEL, check_level
 from .model import Model, load, unseen_pairs
 from .rides import whole_month
@@ -61,17 +62,22 @@ def predict_ride(
     distance: float | None,
     when: str | None = None,
     level: float = LEVEL,
+    explain: bool = False,
 ) -> dict:
     """One ride's predicted minutes, and its interval of this level (None for a model saved
-    without intervals)."""
+    without intervals); with ``explain``, its parts (``explain.Explanation.as_list``)."""
     check_level(level)
     model, _ = load(model_path)
-    minutes = model.predict_rides([check_ride(model, pickup, dropoff, distance, when)])[0]
+    ride = check_ride(model, pickup, dropoff, distance, when)
+    minutes = model.predict_rides([ride])[0]
     interval = None
     if model.intervals is not None:
         lower, upper = model.predict_intervals([minutes], level)
         interval = [float(lower[0]), float(upper[0])]
-    return {"minutes": minutes, "interval": interval, "level": level}
+    answer = {"minutes": minutes, "interval": interval, "level": level}
+    if explain:
+        answer["explanation"] = model.explain_rides([ride])[0].as_list()
+    return answer
 
 
 @dataclass
@@ -125,11 +131,12 @@ def score_month(
     keep_predictions: bool = False,
     output: Path | None = None,
     level: float = LEVEL,
+    explain: bool = False,
 ) -> MonthScore:
     """A saved model on one month, prepared as in training: its evaluation (RMSE, coverage of
     the intervals of ``level``), with the actual and predicted durations if
     ``keep_predictions``, and one row per ride written to the parquet file ``output`` if
-    given."""
+    given (with ``explain``, each part of its prediction as a column ``part_<name>``)."""
     check_level(level)
     if output is not None:
         check_predictions_output(output, Path(model_path), taxi, month, data_dir)
@@ -142,7 +149,10 @@ def score_month(
     if output is not None:
         bounds = model.predict_intervals(predicted, level) if model.intervals else None
         version = model_version(metadata, model_path)
-        score.output = write_predictions(output, frame, predicted, month, version, bounds)
+        parts = None
+        if explain:
+            parts = explain_design(model, design)
+        score.output = write_predictions(output, frame, predicted, month, version, bounds, parts)
     if keep_predictions:
         score.actual, score.predicted = frame["duration"].to_numpy(), predicted
         score.unseen_pair = unseen_pairs(model, design)
@@ -150,12 +160,13 @@ def score_month(
 
 
 def write_predictions(
-    path: Path, frame, predicted: np.ndarray, month: str, version: str, bounds=None
+    path: Path, frame, predicted: np.ndarray, month: str, version: str, bounds=None, parts=None
 ) -> Path:
     """One row per scored ride, as the course's batch script writes them: ``ride_id``
     ("YYYY/MM_<row in the raw file>"), the zones, the actual and predicted durations, the
-    interval's ``lower`` and ``upper`` (when ``bounds`` are given) and the model's version.
-    Written to a temporary file and renamed: never a partial file."""
+    interval's ``lower`` and ``upper`` (when ``bounds`` are given), the minutes of each
+    part of the prediction (``part_<name>``, when ``parts`` are given) and the model's
+    version. Written to a temporary file and renamed: never a partial file."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -170,6 +181,7 @@ def write_predictions(
             "actual_duration": frame["duration"].to_numpy(),
             "predicted_duration": predicted,
             **({"lower": bounds[0], "upper": bounds[1]} if bounds is not None else {}),
+            **{f"part_{name}": minutes for name, minutes in (parts or {}).items()},
             "model_version": pa.DictionaryArray.from_arrays(
                 np.zeros(len(frame), np.int32), pa.array([version])
             ),

@@ -82,3 +82,25 @@ def comparison(table, markdown: bool = False) -> str:
 
 
 DIGITS = {"min per mile": 5, "80% coverage": 3, "80% width": 2}
+
+
+def explanation(parts: list[dict]) -> str:
+    """A prediction's parts (``Explanation.as_list``) as a small table: each part's minutes,
+    the feature values it used, and the unseen ones (which weigh 0), then the total."""
+    rows = []
+    for part in parts:
+        used = ", ".join(f"{k}={_value(v)}" for k, v in part["features"].items())
+        if part["unseen"]:
+            used += f" (unseen: {', '.join(part['unseen'])}: 0 min)"
+        rows.append((part["part"], f"{part['minutes']:+.3f}", used))
+    rows.append(("total", f"{sum(p['minutes'] for p in parts):.3f}", ""))
+    width = max(len(name) for name, _, _ in rows)
+    figures = max(len(minutes) for _, minutes, _ in rows)
+    return "\n".join(
+        f"  {name:<{width}}  {minutes:>{figures}} min  {used}".rstrip()
+        for name, minutes, used in rows
+    )
+
+
+def _value(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

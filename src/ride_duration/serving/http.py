@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from .schemas import JSON, LEVEL, MAX_BATCH, RIDE
+from .schemas import EXPLAIN, JSON, LEVEL, MAX_BATCH, RIDE
 
 
 def with_ride_schema(app: FastAPI) -> None:
@@ -56,6 +56,19 @@ def query_level(request: Request) -> float | None:
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ["query", "interval"]} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def query_explain(request: Request) -> bool:
+    """``?explain=true`` (or 1, yes, on; false, 0, no, off), checked as ``query_level``."""
+    text = request.query_params.get("explain")
+    if text is None:
+        return False
+    try:
+        return EXPLAIN.validate_strings(text)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ["query", "explain"]} for e in exc.errors(include_url=False)]
         ) from None
 
 

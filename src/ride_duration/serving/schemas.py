@@ -67,10 +67,24 @@ REQUEST_SCHEMA = {
 }
 
 
+class Part(BaseModel):
+    """One part of a prediction: the parts of a prediction add up to it."""
+
+    part: str = Field(description="intercept, or a feature group (e.g. pickup_dropoff)")
+    minutes: float = Field(description="what this part adds to the prediction")
+    features: dict[str, str | float] = Field(description="the feature values it used")
+    unseen: list[str] = Field(
+        description="its values that training never saw: they weigh 0 (name=value)"
+    )
+
+
 class Prediction(BaseModel):
     duration: float
     interval: tuple[float, float] | None = Field(
         None, description="[lower, upper] minutes, when the request asks ?interval=LEVEL"
+    )
+    explanation: list[Part] | None = Field(
+        None, description="the parts that add up to duration, when the request asks ?explain=true"
     )
     model_version: str
 
@@ -79,6 +93,9 @@ class Predictions(BaseModel):
     durations: list[float]
     intervals: list[tuple[float, float]] | None = Field(
         None, description="[lower, upper] per ride, when the request asks ?interval=LEVEL"
+    )
+    explanations: list[list[Part]] | None = Field(
+        None, description="each ride's parts, adding up to its duration (?explain=true)"
     )
     model_version: str
 
@@ -98,8 +115,18 @@ QUERY_PARAMETERS = [
         "required": False,
         "description": LEVEL_DESCRIPTION,
         "schema": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-    }
+    },
+    {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "description": "also answer the parts each prediction is the sum of: the intercept, "
+        "then each feature group's minutes and the values it used (an unseen value weighs 0)",
+        "schema": {"type": "boolean", "default": False},
+    },
 ]
+
+EXPLAIN = TypeAdapter(bool)
 
 
 class Refusal(BaseModel):

@@ -34,7 +34,15 @@ from pydantic import ValidationError
 from ..features.columns import RideColumns
 from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
 from ..modeling.model import NO_INTERVALS, Model
-from .http import BodyLimit, Measured, add_offline_docs, not_json, query_level, with_ride_schema
+from .http import (
+    BodyLimit,
+    Measured,
+    add_offline_docs,
+    not_json,
+    query_explain,
+    query_level,
+    with_ride_schema,
+)
 from .options import DEFAULT_POLL_SECONDS
 from .recording import PredictionLog
 from .schemas import (
@@ -255,9 +263,10 @@ def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured) -> N
     )
     async def predict(request: Request):
         """One ride → ``duration``; a JSON array of rides → ``durations``, in order; with
-        ``?interval=0.8``, each prediction's 80% interval too."""
+        ``?interval=0.8``, each prediction's 80% interval too; with ``?explain=true``, the
+        parts each prediction is the sum of."""
         received = time.time()
-        interval = query_level(request)
+        interval, explain = query_level(request), query_explain(request)
         if refused := not_json(request):
             return refused
         raw = await request.body()
@@ -277,6 +286,9 @@ def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured) -> N
             answer = _predict_batch(model, rides, raw, interval)
         else:
             answer = _predict_ride(model, rides[0], interval)
+        if explain:
+            parts = [e.as_list() for e in model.explain_rides(rides)]
+            answer.body |= {"explanations": parts} if batch else {"explanation": parts[0]}
         # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
         # than predicting it.
         body = ANSWER.dump_json(answer.body | {"model_version": served.version})

@@ -66,7 +66,9 @@ def rides_of(model_input) -> list[dict]:
 
 
 class RideDurationModel(mlflow.pyfunc.PythonModel):
-    """Rides in, minutes out, through the same checks and code as ``load_model``."""
+    """Rides in, minutes out, through the same checks and code as ``load_model``; with
+    ``params={"explain": True}``, a frame of ``duration`` and ``explanation`` (each ride's
+    parts, adding up to its duration: ``modeling.explain``)."""
 
     def load_context(self, context) -> None:
         from ..modeling.model import load
@@ -85,4 +87,12 @@ class RideDurationModel(mlflow.pyfunc.PythonModel):
                 raise RideInputError(
                     f"this {self.model.features} model needs {field} for every ride"
                 )
+        if params and params.get("explain"):
+            explained = self.model.explain_rides(rides)
+            return pd.DataFrame(
+                {
+                    "duration": [e.duration for e in explained],
+                    "explanation": [e.as_list() for e in explained],
+                }
+            )
         return np.asarray(self.model.predict_rides(rides), dtype=float)
