@@ -5,6 +5,7 @@ load_model predicts. Failures are one line, before any work."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,79 @@ def test_register_adds_a_challenger_and_promote_moves_the_champion(project, trac
     assert {"name": "nyc-taxi-regressor", "version": tracked["version"]} in made
 
 
+def test_the_run_and_the_command_give_the_champions_card(project, tracked, tmp_path):
+    """The card logged with the run, and `ride-duration card models:/...@champion`, checked
+    field by field against the sidecar and the registry."""
+    import mlflow.artifacts
+
+    client = project.client()
+    assert project.cli("promote").returncode == 0  # (again: the tests may run in any order)
+    meta = json.loads((project.models / "lin_reg.json").read_text())
+    logged = mlflow.artifacts.download_artifacts(
+        run_id=tracked["mlflow_run_id"], artifact_path="model_card.md",
+        dst_path=str(tmp_path), tracking_uri=project.uri,
+    )  # fmt: skip
+    logged = Path(logged).read_text()
+    assert f"# Model card: nyc-taxi-regressor version {tracked['version']}" in logged
+    out = tmp_path / "champion.md"
+    made = project.cli("card", "models:/nyc-taxi-regressor@champion", "--output", str(out))
+    assert made.returncode == 0, made.stderr
+    card = out.read_text()
+    assert_card_holds(card, meta)
+    version = client.get_model_version("nyc-taxi-regressor", tracked["version"])
+    assert "aliases: @challenger, @champion" in card or "aliases: @champion" in card
+    assert (
+        f"Promoted to champion by {version.tags['promoted_by']} at "
+        f"{version.tags['promoted_at']}." in card
+    )
+    assert f"MLflow run `{tracked['mlflow_run_id']}`" in card
+    assert len(meta["git_commit"].removesuffix("-dirty")) == 40
+    assert f"git commit `{meta['git_commit']}`" in card and meta["git_commit"] in logged
+
+
+def assert_card_holds(card: str, meta: dict) -> None:
+    """Each field of a card, as the sidecar has it."""
+    assert f"**{meta['taxi']} taxi**" in card
+    assert f"Feature set `{meta['features']['set']}`" in card
+    for entry in meta["inputs"]:
+        assert f"| {entry['file']} | {entry['size']:,} | `{entry['sha256']}` |" in card
+    for which, column in (("train", 1), ("val", 2)):
+        rows = meta["rows"][which]
+        for key, label in (("rows_read", "read"), ("rows_kept", "kept"),
+                           ("dropped_too_short", "dropped: under 1 minute"),
+                           ("dropped_too_long", "dropped: over 60 minutes")):  # fmt: skip
+            line = next(x for x in card.splitlines() if x.startswith(f"| {label} |"))
+            assert line.split("|")[1 + column].strip() == f"{rows[key]:,}", (label, line)
+    metrics = meta["metrics"]
+    assert f"| RMSE, validation (min) | {metrics['val_rmse']:.4f} |" in card
+    assert f"| RMSE, training (min) | {metrics['train_rmse']:.4f} |" in card
+    assert f"| 80% interval coverage, validation | {metrics['val_coverage']:.3f} |" in card
+    assert f"| 80% interval mean width (min) | {metrics['val_interval_width']:.2f} |" in card
+    for column in meta["features"]["categorical"] + meta["features"]["numerical"]:
+        assert f"`{column}`" in card
+    for library, version in meta["versions"].items():
+        assert f"{library} {version}" in card
+    assert "1 to 60 minutes" in card and "never saw has no weight" in card
+    assert f"{meta['taxi']} {meta['train_months'][0]}" in card
+
+
+@pytest.mark.parametrize("name", ["lin_reg", "rich_ridge"])
+def test_a_card_for_a_saved_model_file(project, name, tmp_path):
+    path = project.models / f"{name}.bin"
+    if not path.exists():
+        features = "rich" if name == "rich_ridge" else "lesson"
+        project.train("--features", features)
+    made = project.cli("card", str(path))
+    assert made.returncode == 0, made.stderr
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert_card_holds(made.stdout, meta)
+    assert f"# Model card: {path}" in made.stdout and "## Registry" not in made.stdout
+    assert_clean_failure(
+        project.cli("card", str(path), "--output", str(path.with_suffix(".json"))),
+        "--output",
+    )
+
+
 def rides_frame(tlc_dir, n=400):
     frame = load_prepared("green", "2021-02", tlc_dir)[0].iloc[:n]
     rides = pd.DataFrame(
@@ -146,6 +220,13 @@ def test_the_logged_model_predicts_what_load_model_predicts(project, tlc_dir, na
     ]
     expected = pipeline.predict(frame if name == "rich" else expected_input)
     np.testing.assert_allclose(pyfunc.predict(rides), expected, atol=1e-9, rtol=0)
+    # Asked, it explains every validation ride: parts that add up to its duration.
+    _, every = rides_frame(tlc_dir, n=None)
+    explained = pyfunc.predict(every, params={"explain": True})
+    plain = pyfunc.predict(every)
+    np.testing.assert_array_equal(explained["duration"].to_numpy(), plain)
+    sums = [sum(part["minutes"] for part in parts) for parts in explained["explanation"]]
+    np.testing.assert_allclose(sums, plain, atol=1e-9, rtol=0)
     if name == "rich":  # the feature dicts, made with the pipeline's own median, agree too
         np.testing.assert_allclose(pipeline[1:].predict(expected_input), expected, atol=1e-9)
 

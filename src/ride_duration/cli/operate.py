@@ -161,3 +161,29 @@ def _backfill_figure(options, decisions, skipped, paths: list[Path]) -> list[Pat
     title = f"Retraining {options.taxi} {first}..{last}: the champion on each new month"
     figure = backfill_figure(decisions, skipped, title)
     return [save(figure, path) for path in paths]
+
+
+def run_card(args: argparse.Namespace) -> int:
+    from ..files import atomic_write, check_output
+    from ..operate.models import open_model
+    from ..reports.card import model_card
+    from ..tracking.registry import versions
+    from ..uris import is_model_uri
+
+    model = str(args.model)
+    if args.output is not None:  # before any work: never a model, a month, a folder
+        check_output(args.output, "--output", (".md",), [] if is_model_uri(model) else [model])
+    store = tracking_store(args, f"--model {model}") if is_model_uri(model) else None
+    with tempfile.TemporaryDirectory(prefix="ride-duration-card-") as folder:
+        named = open_model(model, Path(folder), store=store)
+        version = named.version
+        if version is not None:  # its aliases and tags as they are now
+            listed = versions(store, version.name)
+            version = next((v for v in listed if v.version == version.version), version)
+        text = model_card(named.metadata, named.label, version)
+    if args.output is None:
+        print(text, end="")
+    else:
+        atomic_write(Path(args.output), text.encode())
+        print(f"model card of {named.label} written to {args.output}")
+    return 0

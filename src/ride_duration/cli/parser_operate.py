@@ -1,4 +1,5 @@
-"""The arguments of the commands that operate a model: serve, promote, monitor, retrain."""
+"""The arguments of the commands that operate a model: serve, promote, monitor, retrain, loop,
+card."""
 
 from __future__ import annotations
 
@@ -27,8 +28,32 @@ def operate_commands(commands) -> None:
         _monitor_command,
         _retrain_command,
         _loop_command,
+        _card_command,
     ):
         add(commands)
+
+
+def _card_command(commands) -> None:
+    card = commands.add_parser(
+        "card",
+        help="write a model's card (Markdown): what it predicts, its data, metrics, features, "
+        "provenance, registry facts and known limits",
+        description="The card of a saved model (a .bin) or a registered version (models:/...): "
+        "what it predicts and for which taxi type; its training and validation months with "
+        "each file's sha256 and the rides each rule kept and dropped; its metrics and "
+        "intervals; its feature set; the library versions and git commit that made it; for a "
+        "registered version its aliases, who promoted it and when, and the retrain decision "
+        "that made it; its known limits. Printed, or written to --output.",
+    )
+    _add_common(card)
+    card.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a .bin written by train, or models:/NAME@ALIAS or models:/NAME/VERSION",
+    )
+    card.add_argument("--output", type=Path, metavar="FILE.md", help="write the card here")
+    _add_tracking(card)
+    card.set_defaults(handler=operating.run_card)
 
 
 def _serve_command(commands) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import subprocess
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import PLAUSIBLE_MILES
+from ..config import CHECKOUT, PLAUSIBLE_MILES
 from ..data.manifest import MANIFEST_FILE, manifest_sha256
 from ..data.months import parse_months
 from ..features import feature_set
@@ -75,4 +76,29 @@ def model_metadata(options: TrainOptions, model: Model, metrics, reports, inputs
         "inputs": inputs,
         "versions": library_versions(),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
     } | intervals
+
+
+def git_commit(root: Path | None = CHECKOUT) -> str | None:
+    """The checkout's commit (with '-dirty' when files differ from it), or None outside git."""
+    if root is None:
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "") if commit else None

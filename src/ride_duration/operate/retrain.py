@@ -237,7 +237,8 @@ def _settle(store, options: Retrain, decision: Decision, challenger: Challenger)
             store, challenger.run_id, {MONTH_TAG: decision.month, DECISION_TAG: decision.action}
         )
     if decision.action in (FIRST, PROMOTED):
-        promote(store, challenger.version.version, options.registered_model)
+        by = f"ride-duration retrain ({decision.month}: {decision.action})"
+        promote(store, challenger.version.version, options.registered_model, by=by)
 
 
 def _challenger(store, month, window, options: Retrain, champion_metadata: dict | None):

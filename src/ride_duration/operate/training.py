@@ -21,11 +21,13 @@ from pathlib import Path
 from ..errors import RideDurationError
 from ..modeling.options import TrainOptions
 from ..modeling.train import TrainResult, save_result, train
+from ..reports.card import model_card
 from ..reports.plots import model_figures
 from ..tracking.registry import Version, check_taxi, register
 from ..tracking.runs import (
     TrackedRun,
     close_training_run,
+    log_text,
     log_training,
     open_training_run,
     warm_requirements_check,
@@ -94,10 +96,23 @@ def _can_fork() -> bool:
 
 
 def _registered(store, options, result, run, register_as, version_tags) -> Tracked:
+    """Register the run's model when asked, then log its model card with the run (the
+    registered version's facts in it)."""
     version = None
     if register_as:
         version = register(store, run, options.taxi, register_as, version_tags)
+    card = model_card(result.metadata, _card_label(result, version), version)
+    log_text(store, run, card, CARD_FILE)
     return Tracked(replace(result, scored=None), run, version, store.uri)
+
+
+CARD_FILE = "model_card.md"  # the run's artifact: `ride-duration card` of its model
+
+
+def _card_label(result: TrainResult, version: Version | None) -> str:
+    if version is not None:
+        return f"{version.name} version {version.version}"
+    return result.model_path.name
 
 
 def _train_beside_connecting(options, connect, register_as, version_tags) -> Tracked:

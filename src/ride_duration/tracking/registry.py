@@ -184,11 +184,29 @@ def versions(store: Store, name: str = REGISTERED_MODEL) -> list[Version]:
     return sorted(listed, key=lambda v: int(v.version))
 
 
-def promote(store: Store, version: str | None = None, name: str = REGISTERED_MODEL) -> Version:
-    """Move ``champion`` to ``version`` (default: the version aliased ``challenger``)."""
+PROMOTED_BY, PROMOTED_AT = "promoted_by", "promoted_at"
+
+
+def promote(
+    store: Store, version: str | None = None, name: str = REGISTERED_MODEL, by: str | None = None
+) -> Version:
+    """Move ``champion`` to ``version`` (default: the version aliased ``challenger``),
+    recording on the version who promoted it (``by``, default the user running this) and
+    when (MLflow's aliases keep neither)."""
+    import datetime as dt
+    import getpass
+
     named = ModelURI(name, version=str(version)) if version else ModelURI(name, CHALLENGER)
     chosen, _ = resolve(store, named)
+    if by is None:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no user name for this uid (a container's)
+            by = "unknown"
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with mlflow_errors(store.uri):
+        store.client.set_model_version_tag(name, chosen.version, PROMOTED_BY, by)
+        store.client.set_model_version_tag(name, chosen.version, PROMOTED_AT, when)
         store.client.set_registered_model_alias(name, CHAMPION, chosen.version)
     return chosen
 

@@ -4,17 +4,16 @@ through the store's client: nothing here sets or reads MLflow's process-wide sta
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import CHECKOUT
 from ..data.months import parse_months
 from ..modeling.artifact import sidecar_path
 from ..modeling.options import BATCH_ROWS
+from ..modeling.provenance import git_commit
 from .store import Store, mlflow_errors
 
 MODEL_NAME_IN_RUN = "model"
@@ -45,30 +44,6 @@ class TrackedRun:
 UI_URL = "http://127.0.0.1:5000"  # make mlflow-ui
 
 
-def git_commit(root: Path | None = CHECKOUT) -> str | None:
-    """The checkout's commit (with '-dirty' when files differ from it), or None outside git."""
-    if root is None:
-        return None
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("-dirty" if dirty else "") if commit else None
-
-
 def requirements() -> list[str]:
     """What loading the logged model needs: this package and the libraries it was saved with
     (given to MLflow, so that it infers nothing from the installed packages)."""
@@ -80,15 +55,21 @@ def requirements() -> list[str]:
 
 
 def signature():
-    """Minutes out. The input is left undeclared on purpose: MLflow drops the columns a
-    declared input schema does not name, so a misspelt ``PULocationId`` would pass for a
-    missing zone; the model checks its input itself and names what it does not know
-    (``pyfunc.rides_of``: PULocationID, DOLocationID or PU_DO, trip_distance,
-    pickup_datetime)."""
+    """Minutes out (and, asked, their explanation). The input is left undeclared on
+    purpose: MLflow drops the columns a declared input schema does not name, so a misspelt
+    ``PULocationId`` would pass for a missing zone; the model checks its input itself and
+    names what it does not know (``pyfunc.rides_of``: PULocationID, DOLocationID or PU_DO,
+    trip_distance, pickup_datetime)."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-    return ModelSignature(inputs=None, outputs=Schema([ColSpec("double", "duration")]))
+    return ModelSignature(
+        inputs=None,
+        outputs=Schema([ColSpec("double", "duration")]),
+        # predict(rides, params={"explain": True}): a frame of each ride's duration and the
+        # parts that add up to it (pyfunc.RideDurationModel).
+        params=ParamSchema([ParamSpec("explain", "boolean", False)]),
+    )
 
 
 def run_params(options) -> dict:
@@ -179,6 +160,12 @@ def close_training_run(store: Store, run: TrackedRun, plots=(), failed: bool = F
             store.client.set_terminated(run.run_id, "FAILED")
             raise
         store.client.set_terminated(run.run_id, "FAILED" if failed else "FINISHED")
+
+
+def log_text(store: Store, run: TrackedRun, text: str, name: str) -> None:
+    """A text file (a model card) among the run's artifacts."""
+    with mlflow_errors(store.uri):
+        store.client.log_text(run.run_id, text, name)
 
 
 def log_training(
