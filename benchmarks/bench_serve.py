@@ -56,8 +56,8 @@ def wait_until_up(port: int, process: subprocess.Popen, body: bytes) -> None:
     raise SystemExit(f"the server on port {port} did not start")
 
 
-def post(connection: http.client.HTTPConnection, body: bytes) -> bytes:
-    connection.request("POST", "/predict", body=body, headers={"Content-Type": "application/json"})
+def post(connection: http.client.HTTPConnection, body: bytes, path: str = "/predict") -> bytes:
+    connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
     response = connection.getresponse()
     data = response.read()
     if response.status != 200:
@@ -65,7 +65,9 @@ def post(connection: http.client.HTTPConnection, body: bytes) -> bytes:
     return data
 
 
-def load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
+def load(
+    port: int, bodies: list[bytes], clients: int, path: str = "/predict"
+) -> tuple[float, list[float]]:
     """Send every body once, from ``clients`` threads with one keep-alive connection each
     (reconnecting when the server closes it); return (wall seconds, latencies)."""
     latencies: list[float] = []
@@ -80,12 +82,12 @@ def load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[floa
                 raise TimeoutError("the phase took longer than its bound")
             start = time.perf_counter()
             try:
-                post(connection, body)
+                post(connection, body, path)
             except (http.client.HTTPException, OSError):  # the server closed it: reconnect
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 start = time.perf_counter()
-                post(connection, body)
+                post(connection, body, path)
             mine.append(time.perf_counter() - start)
         connection.close()
         with lock:
@@ -121,10 +123,15 @@ def rides(tlc_dir: Path) -> list[dict]:
     ]
 
 
-def measure(port: int, singles: list[bytes], batches: list[bytes]) -> dict:
+def measure(port: int, singles: list[bytes], batches: list[bytes], explain: bool) -> dict:
     wall, latencies = load(port, singles, SINGLE_CLIENTS)
     batch_wall, batch_latencies = load(port, batches, BATCH_CLIENTS)
-    return {
+    explained = {}
+    if explain:  # each ride's parts too (?explain=true), on a tenth of the batches
+        some = batches[: max(1, len(batches) // 10)]
+        explain_wall, _ = load(port, some, BATCH_CLIENTS, "/predict?explain=true")
+        explained = {"explain_rides_per_s": len(some) * BATCH_SIZE / explain_wall}
+    return explained | {
         "single_rps": len(singles) / wall,
         "single_p50_ms": percentile(latencies, 50) * 1e3,
         "single_p99_ms": percentile(latencies, 99) * 1e3,
@@ -234,7 +241,7 @@ def main() -> int:
         for round_ in range(args.rounds):
             order = list(commands) if round_ % 2 == 0 else list(commands)[::-1]
             for name in order:
-                results[name].append(measure(ports[name], singles, batches))
+                results[name].append(measure(ports[name], singles, batches, name == "ours"))
                 print(
                     f"  round {round_ + 1} {name:<6} {json.dumps(results[name][-1])}",
                     file=sys.stderr,
@@ -290,6 +297,12 @@ def report(summary: dict, workers: int) -> str:
         f"{TARGET_BATCH_RIDES:,}): "
         f"{'met' if ours['batch_rides_per_s'] >= TARGET_BATCH_RIDES else 'NOT met'}",
     ]
+    explained = ours["explain_rides_per_s"] / ours["batch_rides_per_s"]
+    lines.append(
+        f"batches with ?explain=true: {ours['explain_rides_per_s']:,.0f} rides/s, "
+        f"{1 / explained:.1f}x slower than plain (target: at most 2x): "
+        f"{'met' if explained >= 0.5 else 'NOT met'}"
+    )
     bare = summary["bare"]
     single, batch = (ours[k] / bare[k] for k in ("single_rps", "batch_rides_per_s"))
     lines += [
