@@ -4,7 +4,9 @@ MLflow's start-up (importing it, opening its SQLite store: about two seconds) is
 month's training. So when the store is still to be connected, a worker process trains while
 this one connects and checks the store; the worker saves the model only once the store has
 been found usable (a deleted experiment or a registry of another taxi type stops the run
-before any file is written), then draws the run's plots while this process logs the run.
+before any file is written). It draws the run's plots into a temporary folder as soon as it
+has trained (while MLflow still starts here), or, where the validation month must be scored
+again, after saving, while this process logs the run.
 Where processes cannot be forked, the same steps run one after another.
 """
 
@@ -22,7 +24,7 @@ from ..errors import RideDurationError
 from ..modeling.options import TrainOptions
 from ..modeling.train import TrainResult, save_result, train
 from ..reports.card import model_card
-from ..reports.plots import model_figures
+from ..reports.plots import drawable_unsaved, model_figures
 from ..tracking.registry import Version, check_taxi, register
 from ..tracking.runs import (
     TrackedRun,
@@ -182,17 +184,25 @@ class _Worker:
 
 
 def _work(options: TrainOptions, connection, folder: Path) -> None:
-    """The worker's side: train, save when told, draw the plots."""
+    """The worker's side: train, draw the plots (while the other process still starts
+    MLflow, when the validation rides are at hand), save when told, send the plots."""
     try:
         started = time.perf_counter()
         result = train(options, save=False, saved_later=True, keep_scored=True)
         seconds = time.perf_counter() - started
+        plots = None
+        if drawable_unsaved(result.metadata, result.scored):  # into a folder of our own
+            draw_to_files()
+            plots = model_figures(
+                None, options.data_dir, folder, result.scored, metadata=result.metadata
+            )
         if connection.recv() != "save":
             return
         result = save_result(result, options)
         connection.send(("saved", (replace(result, scored=None), seconds)))
-        draw_to_files()
-        plots = model_figures(result.model_path, options.data_dir, folder, result.scored)
+        if plots is None:
+            draw_to_files()
+            plots = model_figures(result.model_path, options.data_dir, folder, result.scored)
         connection.send(("plots", plots))
     except (RideDurationError, OSError) as exc:
         connection.send(("error", exc))

@@ -189,20 +189,31 @@ def check_figures_dir(out: Path, inputs=()) -> None:
             check_output(Path(out) / name, "--out", (".png",), inputs)
 
 
-def model_figures(model_path: Path, data_dir: Path, out: Path, scored=None) -> list[Path]:
+def model_figures(
+    model_path: Path | None, data_dir: Path, out: Path, scored=None, metadata=None
+) -> list[Path]:
     """A saved model's two pictures: its training month's durations and its validation
     month's predictions against the actual durations (a model trained or validated on
     several months is pictured on the first of each). ``scored``: the validation rides'
     (actual, predicted, unseen pair) when they are at hand, else the month is scored again.
+    ``metadata``: the model's sidecar, when it is not saved yet (then ``scored`` is needed).
     Returns the PNGs' paths."""
     from ..modeling.artifact import read_metadata
 
-    meta = read_metadata(model_path)
+    meta = metadata or read_metadata(model_path)
     taxi = meta["taxi"]
     return [
         durations_figure(taxi, meta["train_month"], data_dir, out),
-        predictions_figure(model_path, data_dir, out, scored),
+        predictions_figure(model_path, data_dir, out, scored, meta),
     ]
+
+
+def drawable_unsaved(metadata: dict, scored) -> bool:
+    """Whether ``model_figures`` can draw a model not saved yet: its one validation month's
+    rides are scored already."""
+    from ..data.months import parse_months
+
+    return scored is not None and len(parse_months(metadata["val_month"])) == 1
 
 
 def durations_figure(taxi: str, train_month: str, data_dir: Path, out: Path) -> Path:
@@ -221,16 +232,18 @@ def durations_figure(taxi: str, train_month: str, data_dir: Path, out: Path) -> 
     return path
 
 
-def predictions_figure(model_path: Path, data_dir: Path, out: Path, scored=None) -> Path:
+def predictions_figure(
+    model_path: Path | None, data_dir: Path, out: Path, scored=None, metadata=None
+) -> Path:
     """A saved model's predictions on its validation month against the actual durations, as a
-    PNG in ``out``; ``scored`` as for ``model_figures``."""
+    PNG in ``out``; ``scored`` and ``metadata`` as for ``model_figures``."""
     import matplotlib.pyplot as plt
 
     from ..data.months import parse_months
     from ..modeling.artifact import read_metadata
     from ..modeling.predict import score_month
 
-    meta = read_metadata(model_path)
+    meta = metadata or read_metadata(model_path)
     taxi, val_month = meta["taxi"], parse_months(meta["val_month"])[0]
     if scored is None or len(parse_months(meta["val_month"])) > 1:
         month = score_month(model_path, taxi, val_month, data_dir, keep_predictions=True)
