@@ -94,20 +94,30 @@ def _zone_keys(column: str, label: str):
     return numbers if column == "PU_DO" else numbers[0]
 
 
+def _zone_tables(categorical, weights: dict[str, float]) -> list[tuple[str, dict]]:
+    """Each zone column's weights keyed by the rides' own integers: a zone, or a (pickup,
+    dropoff) pair (labels that are not zone IDs are left out: no ride can name them)."""
+    tables = []
+    for column in categorical:
+        prefix, table = column + "=", {}
+        for name, weight in weights.items():
+            if name.startswith(prefix):
+                key = _zone_keys(column, name[len(prefix) :])
+                if key is not None:
+                    table[key] = weight
+        tables.append((column, table))
+    return tables
+
+
 def _zone_scorer(categorical):
     """Rides scored by the zone sets' weights keyed by the rides' own integers: the lookups
     ``_zone_ride`` and the vectorizer make, without formatting a label per ride."""
 
     def compile(weights: dict[str, float], intercept: float, median, distance_used, when_of):
-        tables = []
-        for column in categorical:
-            prefix, table = column + "=", {}
-            for name, weight in weights.items():
-                if name.startswith(prefix):
-                    key = _zone_keys(column, name[len(prefix) :])
-                    if key is not None:
-                        table[key] = weight
-            tables.append((column == "PU_DO", column == "PULocationID", table.get))
+        tables = [
+            (column == "PU_DO", column == "PULocationID", table.get)
+            for column, table in _zone_tables(categorical, weights)
+        ]
         per_mile = weights.get("trip_distance", 0.0)
 
         def score(rides) -> list[float]:
@@ -140,15 +150,10 @@ def _zone_column_scorer(categorical):
     ride at once, added in the same order."""
 
     def compile(weights: dict[str, float], intercept: float, median, distance_used, when_of):
-        tables = []
-        for column in categorical:
-            prefix, table = column + "=", {}
-            for name, weight in weights.items():
-                if name.startswith(prefix):
-                    key = _zone_keys(column, name[len(prefix) :])
-                    if key is not None:
-                        table[_integer_key(key)] = weight
-            tables.append((column, KeyedWeights(table)))
+        tables = [
+            (column, KeyedWeights({_integer_key(key): w for key, w in table.items()}))
+            for column, table in _zone_tables(categorical, weights)
+        ]
         per_mile = weights.get("trip_distance", 0.0)
 
         def score(rides: RideColumns) -> np.ndarray:

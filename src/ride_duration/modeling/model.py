@@ -80,10 +80,8 @@ class Model:
     def _weights(self) -> dict[str, float]:
         return dict(zip(self.feature_names, self.coef.tolist()))
 
-    @cached_property
-    def _scorer(self):
-        """The feature set's fast scorer of rides, compiled for these weights (or None)."""
-        compile = feature_set(self.features).scorer
+    def _compiled(self, compile):
+        """A feature set's scorer compiled for these weights (None where it has none)."""
         if compile is None:
             return None
         return compile(
@@ -91,13 +89,14 @@ class Model:
         )
 
     @cached_property
+    def _scorer(self):
+        """The feature set's fast scorer of rides (or None)."""
+        return self._compiled(feature_set(self.features).scorer)
+
+    @cached_property
     def _column_scorer(self):
-        compile = feature_set(self.features).column_scorer
-        if compile is None:
-            return None
-        return compile(
-            self._weights, self.intercept, self.distance_median, self.needs_distance, _pickup
-        )
+        """The feature set's scorer of ``RideColumns`` (or None)."""
+        return self._compiled(feature_set(self.features).column_scorer)
 
     def predict_columns(self, rides: RideColumns) -> np.ndarray | None:
         """Predicted minutes for rides read into arrays, by the feature set's column scorer
