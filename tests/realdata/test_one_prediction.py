@@ -77,6 +77,9 @@ def test_every_validation_ride_is_explained_by_parts_that_add_up(models, feature
             answer = client.post("/predict?explain=true", json=rides[start : start + 10_000])
             assert answer.status_code == 200, answer.text
             body = answer.json()
+            # lesson and homework batches are written from arrays: the dicts' JSON exactly
+            chunk = model.explain_rides(rides[start : start + 10_000])
+            assert body["explanations"] == [e.as_list() for e in chunk]
             for duration, parts in zip(body["durations"], body["explanations"]):
                 assert [p["part"] for p in parts] == PARTS[features]
                 assert abs(sum(p["minutes"] for p in parts) - duration) <= 1e-9

@@ -88,8 +88,28 @@ class KeyedWeights:
         self.weights = np.fromiter(table.values(), np.float64, len(table))[order]
 
     def __call__(self, queries: np.ndarray) -> np.ndarray:
+        return self.find(queries)[0]
+
+    def find(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's weight (0 where it has none) and whether it has one."""
         if not len(self.keys):
-            return np.zeros(len(queries))
+            return np.zeros(len(queries)), np.zeros(len(queries), bool)
         at = np.searchsorted(self.keys, queries)
         at[at == len(self.keys)] = 0
-        return np.where(self.keys[at] == queries, self.weights[at], 0.0)
+        seen = self.keys[at] == queries
+        return np.where(seen, self.weights[at], 0.0), seen
+
+
+@dataclass(frozen=True)
+class Term:
+    """One feature column's share of each ride's prediction, for rides read into arrays:
+    its minutes, the value each ride gave it, and whether training saw that value (a
+    categorical value it never saw weighs 0). The value is ``value`` (its JSON, with
+    printf-style fields) filled from ``args``, one array per field: ``'"%d_%d"'`` and
+    (pickup, dropoff) for a zone pair, ``'%s'`` and (distance,) for a number."""
+
+    column: str
+    minutes: np.ndarray
+    value: str
+    args: tuple[np.ndarray, ...]
+    seen: np.ndarray | None = None  # None: a number, whose weight training always learns

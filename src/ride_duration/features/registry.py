@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import rich
-from .columns import ZONE_BITS, KeyedWeights, RideColumns, pair_keys, zone_keys
+from .columns import ZONE_BITS, KeyedWeights, RideColumns, Term, pair_keys, zone_keys
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,10 @@ class FeatureSet:
     # is used, the pickup's parser) -> a function scoring rides given as dicts exactly as
     # ``ride`` and the weights would, in the same order of sums (the service's hot path).
     scorer: Callable[..., Callable] | None = None
-    # Optional, for batches: the same arguments -> a function scoring ``RideColumns`` with
-    # NumPy, the same sums in the same order (equal to ``scorer``'s to the last bit).
-    column_scorer: Callable[..., Callable] | None = None
+    # Optional, for batches: the same arguments -> a function giving each column's ``Term``s
+    # of ``RideColumns`` with NumPy, in ``scorer``'s order: the intercept plus their sum is
+    # ``scorer``'s to the last bit, and they explain a batch without a dict per ride.
+    column_terms: Callable[..., Callable] | None = None
     default_model: str = "linear"
     alphas: dict = field(default_factory=dict)  # default alpha per regressor, where not its own
     name_prefix: str = ""  # of its default model file names
@@ -145,9 +146,12 @@ def _integer_key(key) -> int:
     return key + 1
 
 
-def _zone_column_scorer(categorical):
-    """``_zone_scorer`` for ``RideColumns``: each zone column's weights looked up for every
-    ride at once, added in the same order."""
+_ZONE_VALUES = {"PU_DO": '"%d_%d"', "PULocationID": '"%d"', "DOLocationID": '"%d"'}
+
+
+def _zone_column_terms(categorical):
+    """Each zone column's weights looked up for every ride at once (``RideColumns``), then
+    the distance's: the terms ``_zone_scorer`` adds, in its order."""
 
     def compile(weights: dict[str, float], intercept: float, median, distance_used, when_of):
         tables = [
@@ -156,19 +160,23 @@ def _zone_column_scorer(categorical):
         ]
         per_mile = weights.get("trip_distance", 0.0)
 
-        def score(rides: RideColumns) -> np.ndarray:
-            total = np.full(len(rides), intercept)
+        def terms(rides: RideColumns) -> list[Term]:
+            out = []
             for column, lookup in tables:
                 if column == "PU_DO":
-                    total += lookup(pair_keys(rides.pu, rides.do))
+                    zones, keys = (rides.pu, rides.do), pair_keys(rides.pu, rides.do)
                 else:
-                    total += lookup(zone_keys(rides.pu if column == "PULocationID" else rides.do))
+                    zones = (rides.pu if column == "PULocationID" else rides.do,)
+                    keys = zone_keys(zones[0])
+                minutes, seen = lookup.find(keys)
+                out.append(Term(column, minutes, _ZONE_VALUES[column], zones, seen))
             if distance_used:
                 distance = rides.distance
-                total += np.where(np.isnan(distance), 0.0, per_mile * distance)
-            return total
+                minutes = np.where(np.isnan(distance), 0.0, per_mile * distance)
+                out.append(Term("trip_distance", minutes, "%s", (distance,)))
+            return out
 
-        return score
+        return terms
 
     return compile
 
@@ -189,7 +197,7 @@ register(
         ("trip_distance",),
         ride=_zone_ride(("PU_DO",)),
         scorer=_zone_scorer(("PU_DO",)),
-        column_scorer=_zone_column_scorer(("PU_DO",)),
+        column_terms=_zone_column_terms(("PU_DO",)),
         parts=(("pickup_dropoff", ("PU_DO",)), ("distance", ("trip_distance",))),
     )
 )
@@ -200,7 +208,7 @@ register(
         ("PULocationID", "DOLocationID"),
         ride=_zone_ride(("PULocationID", "DOLocationID")),
         scorer=_zone_scorer(("PULocationID", "DOLocationID")),
-        column_scorer=_zone_column_scorer(("PULocationID", "DOLocationID")),
+        column_terms=_zone_column_terms(("PULocationID", "DOLocationID")),
         parts=(("pickup", ("PULocationID",)), ("dropoff", ("DOLocationID",))),
     )
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..features import SEPARATOR, Design, feature_set
+from ..features.columns import RideColumns, Term
 
 INTERCEPT = "intercept"
 
@@ -95,6 +96,50 @@ def explain_rides(model, rides: Iterable[dict]) -> list[Explanation]:
     return explained
 
 
+@dataclass(frozen=True)
+class ColumnPart:
+    """One named part of every prediction of a batch: its minutes per ride and the column
+    terms it adds up (in order)."""
+
+    part: str
+    minutes: np.ndarray
+    terms: list[Term]
+
+
+@dataclass(frozen=True)
+class ExplainedColumns:
+    """A batch of rides read into arrays, explained: the intercept, then each part present,
+    in the order ``explain_rides`` gives them (the same parts, minutes and values)."""
+
+    intercept: float
+    parts: list[ColumnPart]
+    predicted: np.ndarray  # the predictions they add up to (``Model.predict_columns``')
+
+
+def explain_columns(model, rides: RideColumns) -> ExplainedColumns | None:
+    """``explain_rides`` for rides read into arrays, from the feature set's column terms
+    (None when it has none, or when a ride leaves out a number the set would use: its
+    feature is then absent from that ride's explanation, which arrays do not show)."""
+    terms = model.column_terms(rides)
+    if terms is None or any(
+        term.seen is None and not np.isfinite(term.args[0]).all() for term in terms
+    ):
+        return None
+    part_of = _part_of(model)
+    grouped: dict[str, list[Term]] = {}
+    for term in terms:
+        grouped.setdefault(part_of.get(term.column, term.column), []).append(term)
+    named = [name for name, _ in feature_set(model.features).explained_parts()]
+    order = [n for n in named if n in grouped] + [n for n in grouped if n not in named]
+    parts = []
+    for name in order:
+        minutes = grouped[name][0].minutes
+        for term in grouped[name][1:]:
+            minutes = minutes + term.minutes  # 0.0 + the first term is the first term
+        parts.append(ColumnPart(name, minutes, grouped[name]))
+    return ExplainedColumns(model.intercept, parts, model.add_terms(terms, len(rides)))
+
+
 def explain_design(model, design: Design) -> dict:
     """Each part's minutes for every row of a design (``Model.design``), as arrays: the
     intercept, then the parts; they add up to ``Model.predict_design``."""
@@ -115,4 +160,13 @@ def explain_design(model, design: Design) -> dict:
     return out
 
 
-__all__ = ["INTERCEPT", "Explanation", "Part", "explain_design", "explain_rides"]
+__all__ = [
+    "INTERCEPT",
+    "ColumnPart",
+    "ExplainedColumns",
+    "Explanation",
+    "Part",
+    "explain_columns",
+    "explain_design",
+    "explain_rides",
+]

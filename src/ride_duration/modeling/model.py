@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import RideDurationError
 from ..features import SEPARATOR, Design, build_design, feature_set
-from ..features.columns import RideColumns
+from ..features.columns import RideColumns, Term
 from .intervals import LEVEL, Intervals
 
 
@@ -94,15 +94,30 @@ class Model:
         return self._compiled(feature_set(self.features).scorer)
 
     @cached_property
-    def _column_scorer(self):
-        """The feature set's scorer of ``RideColumns`` (or None)."""
-        return self._compiled(feature_set(self.features).column_scorer)
+    def _column_terms(self):
+        """The feature set's terms of ``RideColumns`` (or None)."""
+        return self._compiled(feature_set(self.features).column_terms)
+
+    def column_terms(self, rides: RideColumns) -> list[Term] | None:
+        """Each feature column's share of each ride's prediction, for rides read into
+        arrays, in the order ``predict_rides`` adds them; None when the set has no such
+        scorer."""
+        terms = self._column_terms
+        return None if terms is None else terms(rides)
 
     def predict_columns(self, rides: RideColumns) -> np.ndarray | None:
-        """Predicted minutes for rides read into arrays, by the feature set's column scorer
-        (equal to ``predict_rides``); None when the set has none."""
-        scorer = self._column_scorer
-        return None if scorer is None else scorer(rides)
+        """Predicted minutes for rides read into arrays: the intercept plus the column
+        terms, added in ``predict_rides``' order (equal to it to the last bit); None when
+        the set has no column terms."""
+        terms = self.column_terms(rides)
+        return None if terms is None else self.add_terms(terms, len(rides))
+
+    def add_terms(self, terms: list[Term], n: int) -> np.ndarray:
+        """The intercept plus each ride's terms, in their order: the prediction."""
+        total = np.full(n, self.intercept)
+        for term in terms:
+            total += term.minutes
+        return total
 
     def predict_rides(self, rides: Iterable[dict]) -> list[float]:
         """Predicted minutes for rides given as dicts in the service's shape (PULocationID,

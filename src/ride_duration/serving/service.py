@@ -33,7 +33,9 @@ from pydantic import ValidationError
 
 from ..features.columns import RideColumns
 from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
+from ..modeling.explain import explain_columns
 from ..modeling.model import NO_INTERVALS, Model
+from .explained import explanations_json
 from .http import (
     BodyLimit,
     Measured,
@@ -201,6 +203,7 @@ class _Answer:
     body: dict
     durations: object  # a list for one ride, an array for a batch
     record: object  # (log, received, request_id, version, level) -> None
+    written: bytes = b""  # members of the body already in JSON ("name":value,...)
 
 
 def _predict_ride(model: Model, ride: dict, level: float | None) -> _Answer:
@@ -217,11 +220,14 @@ def _predict_ride(model: Model, ride: dict, level: float | None) -> _Answer:
     return _Answer(body, [duration], record)
 
 
-def _predict_batch(model: Model, rides: list[dict], raw: bytes, level: float | None) -> _Answer:
+def _predict_batch(
+    model: Model, rides: list[dict], raw: bytes, level: float | None, explain: bool
+) -> _Answer:
     # The rides are read into arrays once, for the scorer and the log (a scan of the bytes
     # tells whether any pickup time is there to read).
     columns = RideColumns.of(rides, pickups=b"pickup_datetime" in raw)
-    durations = model.predict_columns(columns)
+    explained = explain_columns(model, columns) if explain else None
+    durations = model.predict_columns(columns) if explained is None else explained.predicted
     if durations is None:
         durations = np.array(model.predict_rides(rides))
     body, lower, upper = {"durations": durations.tolist()}, None, None
@@ -232,7 +238,12 @@ def _predict_batch(model: Model, rides: list[dict], raw: bytes, level: float | N
     def record(log, received, request_id, version, level):
         log.record_batch(received, request_id, version, columns, durations, level, lower, upper)
 
-    return _Answer(body, durations, record)
+    answer = _Answer(body, durations, record)
+    if explained is not None:  # the same JSON as the parts' dicts, written from arrays
+        answer.written = b'"explanations":' + explanations_json(explained, len(columns))
+    elif explain:
+        answer.body["explanations"] = [e.as_list() for e in model.explain_rides(rides)]
+    return answer
 
 
 def _request_ids():
@@ -283,15 +294,16 @@ def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured) -> N
             raise RequestValidationError(missing)
         request_id = _request_id(request, made)
         if batch:
-            answer = _predict_batch(model, rides, raw, interval)
+            answer = _predict_batch(model, rides, raw, interval, explain)
         else:
             answer = _predict_ride(model, rides[0], interval)
-        if explain:
-            parts = [e.as_list() for e in model.explain_rides(rides)]
-            answer.body |= {"explanations": parts} if batch else {"explanation": parts[0]}
+            if explain:
+                answer.body["explanation"] = model.explain_rides(rides)[0].as_list()
         # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
         # than predicting it.
         body = ANSWER.dump_json(answer.body | {"model_version": served.version})
+        if answer.written:
+            body = body[:-1] + b"," + answer.written + b"}"
         if log is not None:
             answer.record(log, received, request_id, served.version, interval)
         if measured is not None:
