@@ -47,6 +47,8 @@ def test_the_file_holds_the_pipelines_predictions(trained, name):
         "ride_id",
         "PULocationID",
         "DOLocationID",
+        "trip_distance",
+        "pickup_datetime",
         "actual_duration",
         "predicted_duration",
         "lower",
@@ -64,6 +66,9 @@ def test_the_file_holds_the_pipelines_predictions(trained, name):
     assert list(written.ride_id) == [f"2021/03_{i}" for i in kept.index]
     np.testing.assert_array_equal(written.PULocationID, kept.PULocationID.fillna(-1).astype(int))
     np.testing.assert_allclose(written.actual_duration, minutes[kept.index])
+    # distance and pickup time as recorded, to slice coverage by
+    np.testing.assert_array_equal(written.trip_distance, kept.trip_distance)
+    np.testing.assert_array_equal(written.pickup_datetime, kept.lpep_pickup_datetime)
     pipeline = load_model(model)
     if name == "rich_ridge":
         rides = kept.rename(columns={"lpep_pickup_datetime": "pickup_datetime"})

@@ -141,7 +141,10 @@ def score_month(
     if output is not None:
         check_predictions_output(output, Path(model_path), taxi, month, data_dir)
     model, metadata = load(model_path)
-    frame, report = whole_month(taxi, month, data_dir, model.features, positions=output is not None)
+    writes = output is not None  # its rows keep their raw row, distance and pickup time
+    frame, report = whole_month(
+        taxi, month, data_dir, model.features, positions=writes, pickup=writes
+    )
     design = model.design(frame)
     predicted = model.predict_design(design)
     evaluation = evaluate_frame(model, frame, predicted=predicted, level=level, report=report)
@@ -163,7 +166,9 @@ def write_predictions(
     path: Path, frame, predicted: np.ndarray, month: str, version: str, bounds=None, parts=None
 ) -> Path:
     """One row per scored ride, as the course's batch script writes them: ``ride_id``
-    ("YYYY/MM_<row in the raw file>"), the zones, the actual and predicted durations, the
+    ("YYYY/MM_<row in the raw file>"), the zones, the distance and pickup time as recorded
+    (where the taxi type has them: coverage can be sliced by them), the actual and predicted
+    durations, the
     interval's ``lower`` and ``upper`` (when ``bounds`` are given), the minutes of each
     part of the prediction (``part_<name>``, when ``parts`` are given) and the model's
     version. Written to a temporary file and renamed: never a partial file."""
@@ -178,6 +183,7 @@ def write_predictions(
             "ride_id": pc.binary_join_element_wise(f"{year}/{number}_", rows, ""),
             "PULocationID": zone_ids(frame["PULocationID"]),
             "DOLocationID": zone_ids(frame["DOLocationID"]),
+            **{c: frame[c].to_numpy() for c in ("trip_distance", "pickup_datetime") if c in frame},
             "actual_duration": frame["duration"].to_numpy(),
             "predicted_duration": predicted,
             **({"lower": bounds[0], "upper": bounds[1]} if bounds is not None else {}),
