@@ -383,6 +383,11 @@ def main() -> int:
     parser.add_argument(
         "--skip-operate", action="store_true", help="leave out tracking and monitoring"
     )
+    parser.add_argument(
+        "--skip-intervals",
+        action="store_true",
+        help="leave out the intervals against MAPIE's (bench_intervals.py, many minutes)",
+    )
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
@@ -458,6 +463,13 @@ def main() -> int:
             operate.get("big_tracking"),
             operate.get("loop"),
         )
+    if not args.skip_intervals:  # its own process: MAPIE's jackknife+ holds gigabytes
+        intervals = subprocess.run(
+            [sys.executable, str(HERE / "bench_intervals.py"), "--quiet", "--tlc-dir", str(tlc_dir)],
+            capture_output=True,
+            text=True,
+        )
+        text += "\n" + (intervals.stdout or intervals.stderr)
     print(text)
     if args.json:
         document = {

@@ -52,13 +52,29 @@ def test_bounds_are_ordered_and_finite_even_for_absurd_predictions():
     assert (lower[inside] >= 1).all() and (upper[inside] <= 60).all()
 
 
-def test_a_band_with_few_rides_uses_every_rides_quantiles():
+def test_a_band_with_few_rides_pools_its_neighbours_not_every_ride():
+    """The sparse top band (few rides predicted over 40 minutes) borrows the 30-40 band's
+    errors, which are like its own, not all rides', which short rides dominate."""
     rng = np.random.default_rng(2)
+
+    def rides(n_short, n_long, n_top):
+        predicted = np.concatenate(
+            [rng.uniform(2, 5, n_short), rng.uniform(31, 39, n_long), np.full(n_top, 45.0)]
+        )
+        spread = np.where(predicted > 30, 10.0, 1.0)
+        return predicted, rng.normal(0, 1, len(predicted)) * spread
+
+    intervals = Intervals.from_residuals(*rides(5000, 2000, 50))
+    assert intervals.rides[0] == 5000 and intervals.rides[-2] == 2000 and intervals.rides[-1] == 50
+    predicted, residuals = rides(0, 0, 20_000)
+    lower, upper = intervals.bounds(predicted, 0.8)
+    inside = (predicted + residuals >= lower) & (predicted + residuals <= upper)
+    assert inside.mean() == pytest.approx(0.8, abs=0.02)  # all rides' quantiles: about 0.2
+    # A band with no neighbour to pool with (every other band empty) takes all rides'.
     predicted, residuals = rng.uniform(2, 5, 5000), rng.normal(0, 1, 5000)
-    predicted[:10] = 45.0  # ten rides are not enough for a band of their own
-    intervals = Intervals.from_residuals(predicted, residuals)
-    np.testing.assert_array_equal(intervals.quantiles[-2], intervals.quantiles[-1])
-    assert intervals.rides[-1] == 10 and intervals.rides[0] == 4990
+    predicted[:10] = 45.0
+    alone = Intervals.from_residuals(predicted, residuals)
+    np.testing.assert_array_equal(alone.quantiles[-2], alone.quantiles[-1])
 
 
 def test_the_sidecar_form_round_trips_and_is_checked():
