@@ -465,7 +465,13 @@ def main() -> int:
         )
     if not args.skip_intervals:  # its own process: MAPIE's jackknife+ holds gigabytes
         intervals = subprocess.run(
-            [sys.executable, str(HERE / "bench_intervals.py"), "--quiet", "--tlc-dir", str(tlc_dir)],
+            [
+                sys.executable,
+                str(HERE / "bench_intervals.py"),
+                "--quiet",
+                "--tlc-dir",
+                str(tlc_dir),
+            ],
             capture_output=True,
             text=True,
         )

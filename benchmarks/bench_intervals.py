@@ -22,6 +22,7 @@ Run: `make bench` (installs MAPIE and LightGBM, benchmark requirements only), or
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -220,7 +221,7 @@ def measure_pair(
         model = fit(TrainOptions(features=features), train).model
         seconds = time.perf_counter() - start
         predicted = model.predict_frame(val)
-        sweep = swept(actual, lambda lv: model.predict_intervals(predicted, lv), SWEEP)
+        sweep = swept(actual, functools.partial(model.predict_intervals, predicted), SWEEP)
         lower, upper = model.predict_intervals(predicted, LEVEL)
         say(judged(actual, lower, upper, predicted, distance, "ours", seconds, sweep, name,
                    features))  # fmt: skip

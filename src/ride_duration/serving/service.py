@@ -17,25 +17,19 @@ wrong is a 4xx with a JSON body naming the field.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import secrets
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from ..features.columns import RideColumns
 from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
-from ..modeling.explain import explain_columns
-from ..modeling.model import NO_INTERVALS, Model
-from .explained import explanations_json
+from .answering import REQUEST_ID, answer, missing_fields, request_id, request_ids
+from .fastpath import OneRide
 from .http import (
     BodyLimit,
     Measured,
@@ -48,7 +42,6 @@ from .http import (
 from .options import DEFAULT_POLL_SECONDS
 from .recording import PredictionLog
 from .schemas import (
-    ANSWER,
     JSON,
     MAX_BODY_BYTES,
     QUERY_PARAMETERS,
@@ -67,8 +60,20 @@ POLL_ENV = "RIDE_DURATION_POLL_SECONDS"
 FOLDER_ENV = "RIDE_DURATION_SERVE_DIR"
 SERVE_LOG_ENV = "RIDE_DURATION_SERVE_LOG_DIR"  # the workers' prediction log; empty: none
 METRICS_ENV = "RIDE_DURATION_METRICS"  # "0": no /metrics
-REQUEST_ID = "x-request-id"
-MAX_REQUEST_ID = 128
+
+
+class _Service(FastAPI):
+    """FastAPI, with one ride's ``POST /predict`` answered before its middleware and
+    routing when it can be (``fastpath``); everything else goes through FastAPI."""
+
+    one_ride: OneRide | None = None
+
+    async def __call__(self, scope, receive, send):
+        if self.one_ride is not None and OneRide.applies(scope):
+            receive = await self.one_ride(scope, receive, send)
+            if receive is None:
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(source, log_dir: Path | str | None = None, metrics: bool = True) -> FastAPI:
@@ -101,7 +106,7 @@ def create_app(source, log_dir: Path | str | None = None, metrics: bool = True) 
             if measured is not None:
                 measured.stop()
 
-    app = FastAPI(
+    app = _Service(
         title="ride-duration",
         summary="Predict NYC taxi ride durations (minutes) from pickup, dropoff and distance.",
         version=source.current.version,
@@ -111,7 +116,9 @@ def create_app(source, log_dir: Path | str | None = None, metrics: bool = True) 
     )
     add_offline_docs(app)
     with_ride_schema(app)
-    _add_predict(app, source, log, measured)
+    made = request_ids()
+    _add_predict(app, source, log, measured, made)
+    app.one_ride = OneRide(source, log, measured, made)
     if measured is not None:
         _add_metrics(app, measured)
 
@@ -165,102 +172,7 @@ def _add_metrics(app: FastAPI, measured) -> None:
         return Response(measured.exposition(), media_type=TEXT_FORMAT)
 
 
-def _missing_fields(model: Model, rides: list[dict], batch: bool) -> list[dict]:
-    """The fields this model needs that rides leave out, as FastAPI names validation errors."""
-    needed = [
-        field
-        for field, needs in (
-            ("trip_distance", model.needs_distance),
-            ("pickup_datetime", model.needs_pickup),
-        )
-        if needs
-    ]
-    return [
-        {
-            "loc": ["body", *([i] if batch else []), field],
-            "msg": "Field required: this model needs it",
-            "type": "missing",
-        }
-        for i, ride in enumerate(rides)
-        for field in needed
-        if ride.get(field) is None
-    ]
-
-
-def _intervals(model: Model, durations, level: float) -> tuple[np.ndarray, np.ndarray]:
-    if model.intervals is None:
-        raise RequestValidationError(
-            [{"loc": ["query", "interval"], "msg": NO_INTERVALS, "type": "unavailable"}]
-        )
-    return model.predict_intervals(durations, level)
-
-
-@dataclass
-class _Answer:
-    """What a request is answered (``body``, without the version) and what the prediction
-    log and the metrics take of it."""
-
-    body: dict
-    durations: object  # a list for one ride, an array for a batch
-    record: object  # (log, received, request_id, version, level) -> None
-    written: bytes = b""  # members of the body already in JSON ("name":value,...)
-
-
-def _predict_ride(model: Model, ride: dict, level: float | None) -> _Answer:
-    duration = model.predict_rides([ride])[0]
-    body, low, high = {"duration": duration}, None, None
-    if level is not None:
-        lower, upper = _intervals(model, [duration], level)
-        low, high = float(lower[0]), float(upper[0])
-        body["interval"] = [low, high]
-
-    def record(log, received, request_id, version, level):
-        log.record_ride(received, request_id, version, ride, duration, level, low, high)
-
-    return _Answer(body, [duration], record)
-
-
-def _predict_batch(
-    model: Model, rides: list[dict], raw: bytes, level: float | None, explain: bool
-) -> _Answer:
-    # The rides are read into arrays once, for the scorer and the log (a scan of the bytes
-    # tells whether any pickup time is there to read).
-    columns = RideColumns.of(rides, pickups=b"pickup_datetime" in raw)
-    explained = explain_columns(model, columns) if explain else None
-    durations = model.predict_columns(columns) if explained is None else explained.predicted
-    if durations is None:
-        durations = np.array(model.predict_rides(rides))
-    body, lower, upper = {"durations": durations.tolist()}, None, None
-    if level is not None:
-        lower, upper = _intervals(model, durations, level)
-        body["intervals"] = [[low, high] for low, high in zip(lower.tolist(), upper.tolist())]
-
-    def record(log, received, request_id, version, level):
-        log.record_batch(received, request_id, version, columns, durations, level, lower, upper)
-
-    answer = _Answer(body, durations, record)
-    if explained is not None:  # the same JSON as the parts' dicts, written from arrays
-        answer.written = b'"explanations":' + explanations_json(explained, len(columns))
-    elif explain:
-        answer.body["explanations"] = [e.as_list() for e in model.explain_rides(rides)]
-    return answer
-
-
-def _request_ids():
-    """A request id for requests that bring none: this worker's random token and a count."""
-    token = secrets.token_hex(4)
-    return (f"{token}-{n}" for n in itertools.count(1))
-
-
-def _request_id(request: Request, made) -> str:
-    given = request.headers.get(REQUEST_ID)
-    if given and len(given) <= MAX_REQUEST_ID and given.isascii() and given.isprintable():
-        return given
-    return next(made)
-
-
-def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured) -> None:
-    made = _request_ids()
+def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured, made) -> None:
 
     @app.post(
         "/predict",
@@ -290,25 +202,12 @@ def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured) -> N
             raise RequestValidationError(
                 [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]
             ) from None
-        if missing := _missing_fields(model, rides, batch):
+        if missing := missing_fields(model, rides, batch):
             raise RequestValidationError(missing)
-        request_id = _request_id(request, made)
-        if batch:
-            answer = _predict_batch(model, rides, raw, interval, explain)
-        else:
-            answer = _predict_ride(model, rides[0], interval)
-            if explain:
-                answer.body["explanation"] = model.explain_rides(rides)[0].as_list()
-        # Serialised by pydantic's encoder: FastAPI's response encoding of a batch costs more
-        # than predicting it.
-        body = ANSWER.dump_json(answer.body | {"model_version": served.version})
-        if answer.written:
-            body = body[:-1] + b"," + answer.written + b"}"
-        if log is not None:
-            answer.record(log, received, request_id, served.version, interval)
-        if measured is not None:
-            measured.scored(answer.durations)
-        return Response(body, media_type=JSON, headers={"X-Request-ID": request_id})
+        given = request_id(request.headers.get(REQUEST_ID), made)
+        context = (log, measured, received, given)
+        body = answer(served, rides, raw, batch, interval, explain, context)
+        return Response(body, media_type=JSON, headers={"X-Request-ID": given})
 
 
 def snapshot_model(model_path: Path | str, folder: Path) -> Path:
