@@ -22,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import add_tlc_dir
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 SIZES = {"2023-01": 3_066_766, "2023-02": 2_913_955}
 SEED = 20230101
 TARGET_SPEEDUP_BIG = 12.0
@@ -361,12 +362,7 @@ def report(results: list[dict]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--tlc-dir",
-        type=Path,
-        default=Path(os.environ.get("RIDE_DURATION_TLC_DIR", ROOT.parent / "shared/data/tlc")),
-        help="folder with green 2021-01/02 and 2023-01/02 parquet files",
-    )
+    add_tlc_dir(parser, "folder with green 2021-01/02 and 2023-01/02 parquet files")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each approach")
     parser.add_argument(
         "--work-dir",

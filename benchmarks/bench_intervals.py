@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import time
 import warnings
@@ -32,10 +31,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from common import add_tlc_dir
 from sklearn.base import BaseEstimator, RegressorMixin
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 LEVEL, TARGET_COVERAGE = 0.8, 0.80
 SWEEP = np.round(np.arange(0.60, 0.961, 0.02), 3)
 CQR_SWEEP = (0.70, 0.75, 0.80, 0.85, 0.90)  # CQR fits its quantile models per level
@@ -348,11 +347,7 @@ def table(rows: list[Row]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--tlc-dir",
-        type=Path,
-        default=Path(os.environ.get("RIDE_DURATION_TLC_DIR", ROOT.parent / "shared/data/tlc")),
-    )
+    add_tlc_dir(parser)
     parser.add_argument("--pairs", type=int, help="only the first N pairs")
     parser.add_argument(
         "--pair", action="append", metavar="MONTH", help="only the pair starting in MONTH"

@@ -14,7 +14,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench import ROOT, our_train, run  # noqa: E402
+from bench import our_train, run  # noqa: E402
+from common import add_tlc_dir  # noqa: E402
 
 TARGET_TRACKING_SECONDS = 3.0
 TARGET_TRACKING_RATIO_3M = 1.3
@@ -223,7 +224,7 @@ def report(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tlc-dir", type=Path, default=ROOT.parent / "shared/data/tlc")
+    add_tlc_dir(parser)
     parser.add_argument(
         "--big-dir",
         type=Path,

@@ -26,8 +26,9 @@ import threading
 import time
 from pathlib import Path
 
+from common import add_tlc_dir
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 SINGLE, SINGLE_CLIENTS = 5_000, 8
 BATCHES, BATCH_SIZE, BATCH_CLIENTS = 1_000, 1_000, 4
 PHASE_TIMEOUT = 300.0
@@ -143,11 +144,7 @@ def measure(port: int, singles: list[bytes], batches: list[bytes], explain: bool
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--tlc-dir",
-        type=Path,
-        default=Path(os.environ.get("RIDE_DURATION_TLC_DIR", ROOT.parent / "shared/data/tlc")),
-    )
+    add_tlc_dir(parser)
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
         "--rounds", type=int, default=7, help="alternating rounds per server (3 swing 20%%)"
