@@ -3,6 +3,7 @@ months, the model's predictions for rides given as dicts (the service's and the 
 and for a prepared frame (training's, validation's and predict --month's) equal what the
 saved scikit-learn Pipeline predicts."""
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_every_validation_ride_is_explained_by_parts_that_add_up(models, feature
             answer = client.post("/predict?explain=true", json=rides[start : start + 10_000])
             assert answer.status_code == 200, answer.text
             body = answer.json()
-            # lesson and homework batches are written from arrays: the dicts' JSON exactly
+            # a batch is written from arrays: the JSON of the parts' dicts exactly
             chunk = model.explain_rides(rides[start : start + 10_000])
             assert body["explanations"] == [e.as_list() for e in chunk]
             for duration, parts in zip(body["durations"], body["explanations"]):
@@ -164,12 +165,22 @@ def test_the_model_predicts_what_its_pipeline_predicts(models, features):
         {"PULocationID": 43, "DOLocationID": 151},
         {"PULocationID": 0, "DOLocationID": 0, "trip_distance": 0.0},
     ]
-    for batch in (rides, odd if features != "rich" else []):
+    new_york = dt.timezone(-dt.timedelta(hours=5))
+    odd += [  # a pickup before 1970 in another zone, a leap day, an implausible distance, none
+        {"PULocationID": 7, "DOLocationID": 7, "trip_distance": 0.3,
+         "pickup_datetime": dt.datetime(1969, 12, 31, 23, 59, tzinfo=new_york)},
+        {"PULocationID": 7, "DOLocationID": 7, "trip_distance": -3.0,
+         "pickup_datetime": dt.datetime(2024, 2, 29, 0, 0)},
+        {"PULocationID": 7, "DOLocationID": 8,
+         "pickup_datetime": dt.datetime(2021, 1, 4, 23, 59, 59, 999_999)},
+        {"PULocationID": 7, "DOLocationID": 8, "trip_distance": 2.0,
+         "pickup_datetime": dt.datetime(9999, 12, 31, 23, 59, 59, 999_999)},
+        {"PULocationID": 7, "DOLocationID": 8, "trip_distance": 2.0,
+         "pickup_datetime": dt.datetime(1, 1, 1)},
+    ]  # fmt: skip
+    for batch in (rides, odd):
         columns = model.predict_columns(RideColumns.of(batch))
-        if columns is not None:
-            np.testing.assert_array_equal(columns, np.array(model.predict_rides(batch)))
-        else:
-            assert features == "rich"  # no column scorer: the service scores it per ride
+        np.testing.assert_array_equal(columns, np.array(model.predict_rides(batch)))
     # The export round-trips: the model a pipeline holds exports the same pipeline.
     again = Model.from_pipeline(model.to_pipeline(), metadata)
     np.testing.assert_array_equal(again.coef, model.coef)

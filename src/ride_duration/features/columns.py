@@ -22,7 +22,9 @@ def pickup_micros(value) -> int:
     microseconds since 1970; NAT when there is none."""
     if not isinstance(value, dt.datetime):
         return NAT
-    delta = value.replace(tzinfo=None) - _EPOCH
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

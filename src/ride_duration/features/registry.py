@@ -225,6 +225,7 @@ register(
         derive=rich.rich_frame,
         ride=rich.ride_features,
         scorer=rich.scorer,
+        column_terms=rich.column_terms,
         # Ridge with alpha=3, the strength 5-fold cross-validation picks on the training
         # months (green 2021-01: 3; 2023-01: 3 to 5); its zone x hour groups overfit without
         # a penalty.

@@ -235,3 +235,87 @@ def scorer(weights: dict[str, float], intercept: float, median: float, distance_
         return out
 
     return score
+
+
+def _label_table(labels: dict[int, str], size: int) -> np.ndarray:
+    """Labels as bytes, looked up by integer key (a Term's field values)."""
+    table = np.empty(size, dtype=object)
+    for key, label in labels.items():
+        table[key] = label.encode()
+    return table
+
+
+_SLOTS = _label_table(
+    {0: slot_label(-1, -1)}
+    | {(day + 1) * 25 + hour + 1: slot_label(day, hour) for day in range(7) for hour in range(24)},
+    8 * 25,
+)
+_BANDS = _label_table({b - 1: band_label(b) for b in range(1, len(DISTANCE_BANDS) + 1)}, 13)
+
+
+def _micros_hour_weekday(micros: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hour, weekday) of wall-clock pickup times in microseconds (``columns.NAT``: -1), in
+    integers: exact for any year a datetime holds, as ``datetime.hour`` is."""
+    from .columns import NAT
+
+    missing = micros == NAT
+    hours = micros // 3_600_000_000
+    days = hours // 24
+    hour = np.where(missing, -1, hours - 24 * days)
+    weekday = np.where(missing, -1, (days + 3) % 7)  # 1970-01-01 was a Thursday
+    return hour, weekday
+
+
+def column_terms(weights: dict[str, float], intercept: float, median, distance_used, when_of):
+    """``scorer`` for ``RideColumns``: each column's weights looked up for every ride at
+    once, as ``Term``s in ``ride_features``' order (their sum, in that order, is ``scorer``'s
+    to the last bit)."""
+    from .columns import ZONE_BITS, KeyedWeights, Term, pair_keys
+
+    def hour_keys(zones: np.ndarray, hour: np.ndarray) -> np.ndarray:
+        return ((zones.astype(np.int64) + 1) << ZONE_BITS) | (hour + 1)
+
+    tables = {column: {} for column in CATEGORICAL}
+    parse = {"PU_DO": _keys, "hour_dow": _slot_key, "PU_hour": _keys, "DO_hour": _keys}
+    for name, weight in weights.items():
+        column, _, label = name.partition("=")
+        if column in parse and (key := parse[column](label)) is not None:
+            tables[column][key] = weight
+        elif column == "distance_band":
+            tables[column][label] = weight
+    zone_pairs = {((a + 1) << ZONE_BITS) | (b + 1): w for (a, b), w in tables["PU_DO"].items()}
+    pair = KeyedWeights(zone_pairs)
+    slot = KeyedWeights({(d + 1) * 25 + h + 1: w for (d, h), w in tables["hour_dow"].items()})
+    pu_hour, do_hour = (
+        KeyedWeights({((z + 1) << ZONE_BITS) | (h + 1): w for (z, h), w in tables[c].items()})
+        for c in ("PU_hour", "DO_hour")
+    )
+    band_weights = np.array([tables["distance_band"].get(b.decode(), 0.0) for b in _BANDS])
+    band_seen = np.array([b.decode() in tables["distance_band"] for b in _BANDS])
+    per_mile, per_log = weights.get("trip_distance", 0.0), weights.get("log_distance", 0.0)
+
+    def terms(rides) -> list:
+        hour, weekday = _micros_hour_weekday(rides.pickup)
+        distance = rides.distance
+        with np.errstate(invalid="ignore"):
+            miles = np.where((distance >= 0) & (distance <= PLAUSIBLE_MILES), distance, median)
+        slots = np.where(hour >= 0, (weekday + 1) * 25 + hour + 1, 0)
+        band = np.searchsorted(DISTANCE_BANDS, miles, side="right") - 1
+        logs = np.fromiter(map(math.log1p, miles.tolist()), np.float64, len(miles))  # as scorer
+        pu, do = rides.pu, rides.do
+        minutes, seen = pair.find(pair_keys(pu, do))
+        out = [Term("PU_DO", minutes, '"%d_%d"', (pu, do), seen)]
+        minutes, seen = slot.find(slots)
+        out.append(Term("hour_dow", minutes, '"%s"', (_SLOTS[slots],), seen))
+        for column, zones, lookup in (("PU_hour", pu, pu_hour), ("DO_hour", do, do_hour)):
+            minutes, seen = lookup.find(hour_keys(zones, hour))
+            out.append(Term(column, minutes, '"%d_%02d"', (zones, hour), seen))
+        out.append(
+            Term("distance_band", band_weights[band], '"%s"', (_BANDS[band],), band_seen[band])
+        )
+        out.append(Term("trip_distance", per_mile * miles, "%s", (miles,)))
+        out.append(Term("log_distance", per_log * logs, "%s", (logs,)))
+        return out
+
+    return terms
+

@@ -42,7 +42,7 @@ def _unseen(part: ColumnPart, n: int) -> list[bytes]:
             continue
         label = b'"' + _literal(term.column)[1:-1] + SEPARATOR.encode() + term.value[1:].encode()
         for i in np.flatnonzero(~term.seen).tolist():
-            labels.setdefault(i, []).append(label % tuple(int(f[i]) for f in term.args))
+            labels.setdefault(i, []).append(label % tuple(f[i] for f in term.args))
     for i, found in labels.items():
         out[i] = b"[" + b",".join(found) + b"]"
     return out
