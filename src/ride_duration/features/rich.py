@@ -196,9 +196,9 @@ def _slot_key(label: str) -> tuple[int, int] | None:
     return (WEEKDAYS.index(day), int(hour)) if day in WEEKDAYS and hour.isdigit() else None
 
 
-def scorer(weights: dict[str, float], intercept: float, median: float, distance_used, when_of):
-    """Rides scored with ``ride_features``' weights keyed by integers (zones, weekday, hour,
-    band): the same sums in the same order, without a label per feature per ride."""
+def _weight_tables(weights: dict[str, float]) -> dict[str, dict]:
+    """Each categorical column's weights keyed by the integers rides give (zones, weekday,
+    hour; the band by its label): what both scorers look up instead of formatting labels."""
     tables = {column: {} for column in CATEGORICAL}
     parse = {
         "PU_DO": _keys,
@@ -211,6 +211,13 @@ def scorer(weights: dict[str, float], intercept: float, median: float, distance_
         column, _, label = name.partition("=")
         if column in tables and (key := parse[column](label)) is not None:
             tables[column][key] = weight
+    return tables
+
+
+def scorer(weights: dict[str, float], intercept: float, median: float, distance_used, when_of):
+    """Rides scored with ``ride_features``' weights keyed by integers (zones, weekday, hour,
+    band): the same sums in the same order, without a label per feature per ride."""
+    tables = _weight_tables(weights)
     pair, slot, pu_hour, do_hour = (
         tables[c].get for c in ("PU_DO", "hour_dow", "PU_hour", "DO_hour")
     )
@@ -275,14 +282,7 @@ def column_terms(weights: dict[str, float], intercept: float, median, distance_u
     def hour_keys(zones: np.ndarray, hour: np.ndarray) -> np.ndarray:
         return ((zones.astype(np.int64) + 1) << ZONE_BITS) | (hour + 1)
 
-    tables = {column: {} for column in CATEGORICAL}
-    parse = {"PU_DO": _keys, "hour_dow": _slot_key, "PU_hour": _keys, "DO_hour": _keys}
-    for name, weight in weights.items():
-        column, _, label = name.partition("=")
-        if column in parse and (key := parse[column](label)) is not None:
-            tables[column][key] = weight
-        elif column == "distance_band":
-            tables[column][label] = weight
+    tables = _weight_tables(weights)
     zone_pairs = {((a + 1) << ZONE_BITS) | (b + 1): w for (a, b), w in tables["PU_DO"].items()}
     pair = KeyedWeights(zone_pairs)
     slot = KeyedWeights({(d + 1) * 25 + h + 1: w for (d, h), w in tables["hour_dow"].items()})
