@@ -389,6 +389,9 @@ def test_operate_notebook_climbs_the_levels(tlc_dir, tmp_path, monkeypatch):
     # The kernel's Prefect keeps its ephemeral server's database here, its analytics off.
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Its ephemeral server gets as long to start as `ride-duration loop` gives it (20 s by
+    # default: a CI run beside other work timed out).
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     copy_months(
         tlc_dir,

@@ -15,8 +15,11 @@ EXTRA = "pip install -e '.[orchestrate]' (the orchestrate extra)"
 
 def require_prefect():
     """Prefect's flow module, or one line naming the extra that brings it."""
-    # Before Prefect is imported: its server's usage analytics stay off unless asked for.
+    # Before Prefect is imported: its server's usage analytics stay off unless asked for, and
+    # the server it starts for itself without PREFECT_API_URL gets two minutes, not 20 s (on a
+    # busy 2-core machine its start took longer).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     try:
         import prefect  # noqa: F401
     except ImportError:
