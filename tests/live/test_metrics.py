@@ -133,16 +133,21 @@ def test_two_workers_add_up_in_every_scrape(live_models, tlc_dir, tmp_path):
         for start in range(300, 400, 25):
             assert service.request("POST", "/predict", rides[start : start + 25])[0] == 200
         # Which worker answered shows in the request ids it makes: a token of its own. The
-        # kernel gives a new connection to whichever worker accepts first, so they are sent
-        # eight at once until both have answered (bounded in count and time).
-        probes, give_up = 0, time.monotonic() + 30
+        # kernel gives a new connection to whichever worker waits for one, and an idle worker
+        # answers a ride in microseconds: so a batch of 10,000 rides keeps one worker busy
+        # while seven single rides arrive on new connections, until both have answered
+        # (bounded in count and time).
+        big, requests, scored, give_up = rides * 25, 0, 0, time.monotonic() + 30
         with ThreadPoolExecutor(8) as pool:
-            while len(tokens) < 2 and probes < 800 and time.monotonic() < give_up:
-                ids = list(pool.map(lambda _: _answer_id(service, rides[0]), range(8)))
-                probes += len(ids)
+            while len(tokens) < 2 and requests < 800 and time.monotonic() < give_up:
+                busy = pool.submit(_answer_id, service, big)
+                time.sleep(0.003)
+                ids = list(pool.map(lambda _: _answer_id(service, rides[0]), range(7)))
+                ids.append(busy.result())
+                requests, scored = requests + len(ids), scored + 7 + len(big)
                 tokens |= {request_id.split("-")[0] for request_id in ids}
         assert len(tokens) == 2, tokens
-        expected = (304 + probes, 400 + probes)
+        expected = (304 + requests, 400 + scored)
         give_up, totals = time.monotonic() + 15, None
         while time.monotonic() < give_up:
             found = families(service.request("GET", "/metrics")[1].decode())

@@ -176,14 +176,17 @@ def test_a_model_replaced_on_disk_under_two_workers_changes_no_answer(models, tm
     assert "Traceback" not in log and " 500 " not in log, log
 
 
-def test_serve_leaves_no_copy_of_the_model_behind(models, tmp_path):
-    import tempfile
-
-    before = set(os.listdir(tempfile.gettempdir()))
+def test_serve_leaves_no_copy_of_the_model_behind(models, tmp_path, monkeypatch):
+    # A temporary folder of its own: other test sessions serve beside this one in CI, and
+    # their copies come and go in the shared one.
+    own = tmp_path / "tmp"
+    own.mkdir()
+    monkeypatch.setenv("TMPDIR", str(own))
     running = Service(models / "lesson.bin", free_port())
+    copies = [n for n in os.listdir(own) if n.startswith("ride-duration-serve-")]
     running.stop()
-    after = set(os.listdir(tempfile.gettempdir()))
-    assert not [n for n in after - before if n.startswith("ride-duration-serve-")]
+    assert copies  # it made its copy here while it ran
+    assert not [n for n in os.listdir(own) if n.startswith("ride-duration-serve-")]
     assert sys.executable  # the service ran with this interpreter
 
 
