@@ -75,8 +75,17 @@ def zone_keys(zones: np.ndarray) -> np.ndarray:
 
 
 def pair_keys(pickup: np.ndarray, dropoff: np.ndarray) -> np.ndarray:
-    """A (pickup, dropoff) pair as one integer key."""
+    """A (pickup, dropoff) pair as one integer key (any pair of small integers: a zone and
+    an hour too)."""
     return (zone_keys(pickup) << ZONE_BITS) | zone_keys(dropoff)
+
+
+def integer_key(key) -> int:
+    """A weight's label read as integers, as the key ``zone_keys`` or ``pair_keys`` gives a
+    ride: one integer, or a pair of them."""
+    if isinstance(key, tuple):
+        return ((key[0] + 1) << ZONE_BITS) | (key[1] + 1)
+    return key + 1
 
 
 class KeyedWeights:

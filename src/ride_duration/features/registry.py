@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import rich
-from .columns import ZONE_BITS, KeyedWeights, RideColumns, Term, pair_keys, zone_keys
+from .columns import KeyedWeights, RideColumns, Term, integer_key, pair_keys, zone_keys
 
 
 @dataclass(frozen=True)
@@ -139,13 +139,6 @@ def _zone_scorer(categorical):
     return compile
 
 
-def _integer_key(key) -> int:
-    """A zone label's integers as ``columns``' keys: a zone, or a (pickup, dropoff) pair."""
-    if isinstance(key, tuple):
-        return ((key[0] + 1) << ZONE_BITS) | (key[1] + 1)
-    return key + 1
-
-
 _ZONE_VALUES = {"PU_DO": '"%d_%d"', "PULocationID": '"%d"', "DOLocationID": '"%d"'}
 
 
@@ -155,7 +148,7 @@ def _zone_column_terms(categorical):
 
     def compile(weights: dict[str, float], intercept: float, median, distance_used, when_of):
         tables = [
-            (column, KeyedWeights({_integer_key(key): w for key, w in table.items()}))
+            (column, KeyedWeights({integer_key(key): w for key, w in table.items()}))
             for column, table in _zone_tables(categorical, weights)
         ]
         per_mile = weights.get("trip_distance", 0.0)

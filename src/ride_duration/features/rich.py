@@ -277,18 +277,12 @@ def column_terms(weights: dict[str, float], intercept: float, median, distance_u
     """``scorer`` for ``RideColumns``: each column's weights looked up for every ride at
     once, as ``Term``s in ``ride_features``' order (their sum, in that order, is ``scorer``'s
     to the last bit)."""
-    from .columns import ZONE_BITS, KeyedWeights, Term, pair_keys
-
-    def hour_keys(zones: np.ndarray, hour: np.ndarray) -> np.ndarray:
-        return ((zones.astype(np.int64) + 1) << ZONE_BITS) | (hour + 1)
+    from .columns import KeyedWeights, Term, integer_key, pair_keys
 
     tables = _weight_tables(weights)
-    zone_pairs = {((a + 1) << ZONE_BITS) | (b + 1): w for (a, b), w in tables["PU_DO"].items()}
-    pair = KeyedWeights(zone_pairs)
-    slot = KeyedWeights({(d + 1) * 25 + h + 1: w for (d, h), w in tables["hour_dow"].items()})
-    pu_hour, do_hour = (
-        KeyedWeights({((z + 1) << ZONE_BITS) | (h + 1): w for (z, h), w in tables[c].items()})
-        for c in ("PU_hour", "DO_hour")
+    pair, slot, pu_hour, do_hour = (  # each keyed as pair_keys keys the rides
+        KeyedWeights({integer_key(key): w for key, w in tables[c].items()})
+        for c in ("PU_DO", "hour_dow", "PU_hour", "DO_hour")
     )
     band_weights = np.array([tables["distance_band"].get(b.decode(), 0.0) for b in _BANDS])
     band_seen = np.array([b.decode() in tables["distance_band"] for b in _BANDS])
@@ -299,16 +293,16 @@ def column_terms(weights: dict[str, float], intercept: float, median, distance_u
         distance = rides.distance
         with np.errstate(invalid="ignore"):
             miles = np.where((distance >= 0) & (distance <= PLAUSIBLE_MILES), distance, median)
-        slots = np.where(hour >= 0, (weekday + 1) * 25 + hour + 1, 0)
+        slots = (weekday + 1) * 25 + hour + 1  # the slot's label; (-1, -1): none, "-1"
         band = np.searchsorted(DISTANCE_BANDS, miles, side="right") - 1
         logs = np.fromiter(map(math.log1p, miles.tolist()), np.float64, len(miles))  # as scorer
         pu, do = rides.pu, rides.do
         minutes, seen = pair.find(pair_keys(pu, do))
         out = [Term("PU_DO", minutes, '"%d_%d"', (pu, do), seen)]
-        minutes, seen = slot.find(slots)
+        minutes, seen = slot.find(pair_keys(weekday, hour))
         out.append(Term("hour_dow", minutes, '"%s"', (_SLOTS[slots],), seen))
         for column, zones, lookup in (("PU_hour", pu, pu_hour), ("DO_hour", do, do_hour)):
-            minutes, seen = lookup.find(hour_keys(zones, hour))
+            minutes, seen = lookup.find(pair_keys(zones, hour))
             out.append(Term(column, minutes, '"%d_%02d"', (zones, hour), seen))
         out.append(
             Term("distance_band", band_weights[band], '"%s"', (_BANDS[band],), band_seen[band])
