@@ -3,7 +3,9 @@ third of each month by default) or every so many seconds, until SIGTERM or Ctrl-
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 
 from ..errors import RideDurationError
 from .flow import retrain_month
@@ -17,8 +19,6 @@ def serve_schedule(
 ) -> None:
     """Serve the deployment; returns when the process is told to stop. SIGTERM stops it
     cleanly: a run in progress is cancelled, and its month decided again by the next."""
-    from prefect.types.entrypoint import EntrypointType
-
     if cron and interval:
         raise RideDurationError("give --cron or --interval, not both")
     if interval is not None and not interval > 0:
@@ -26,6 +26,13 @@ def serve_schedule(
     schedule = {"interval": interval} if interval else {"cron": cron or DEFAULT_CRON}
     for name in crash_orphans():
         log.warning("flow run %r was left running by a schedule that was killed: crashed", name)
+    with runner_polling(interval):
+        _serve(settings, schedule)
+
+
+def _serve(settings: LoopSettings, schedule: dict) -> None:
+    from prefect.types.entrypoint import EntrypointType
+
     retrain_month.serve(
         name=DEPLOYMENT,
         # Runs load the flow by its module's name, so that the package's imports hold.
@@ -36,6 +43,19 @@ def serve_schedule(
         print_starting_message=False,
         **schedule,
     )
+
+
+def runner_polling(interval: float | None):
+    """Prefect's runner asks its server for runs due every 10 s (PREFECT_RUNNER_POLL_FREQUENCY),
+    so ``--interval 2`` started a run every 10-16 s. With an interval shorter than that, it
+    asks as often as the interval says (whole seconds, at least one), unless the user set the
+    frequency. A cron schedule keeps Prefect's default."""
+    from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
+
+    if interval is None or "PREFECT_RUNNER_POLL_FREQUENCY" in os.environ:
+        return contextlib.nullcontext()
+    seconds = max(1, int(min(interval, PREFECT_RUNNER_POLL_FREQUENCY.value())))
+    return temporary_settings(updates={PREFECT_RUNNER_POLL_FREQUENCY: seconds})
 
 
 def crash_orphans() -> list[str]:
