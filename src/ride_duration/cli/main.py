@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 a failure caused by input, data or network (one line on
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -68,14 +69,13 @@ def run() -> None:
     only the teardown is skipped. While a thread that is not a daemon still runs (an
     executor's, say), the interpreter exits the usual way, which waits for it."""
     code = main()
-    if not isinstance(code, int) or any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if not isinstance(code, int) or any(not t.daemon for t in others):
         raise SystemExit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
-            pass
     os._exit(code)
 
 
