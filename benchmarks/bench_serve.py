@@ -66,6 +66,67 @@ def post(connection: http.client.HTTPConnection, body: bytes, path: str = "/pred
     return data
 
 
+def request_bytes(body: bytes, path: str = "/predict") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection sending prebuilt requests and reading each answer
+    by its Content-Length. http.client parses every response's headers with the email
+    package, some 100 us of the client's CPU a request: with the clients and a server on 2
+    cores, that capped every server near 5,000 requests/s and hid the difference between
+    them. Both servers are measured with this client (``--client http.client`` for the old)."""
+
+    def __init__(self, port: int):
+        self.port, self.sock, self.pending = port, None, b""
+
+    def exchange(self, request: bytes) -> bytes:
+        try:
+            return self._exchange(request)
+        except (ConnectionError, OSError):  # the server closed it between requests: again
+            self.close()
+            return self._exchange(request)
+
+    def _exchange(self, request: bytes) -> bytes:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.pending = b""
+        self.sock.sendall(request)
+        data = self.pending
+        while (end := data.find(b"\r\n\r\n")) < 0:
+            data += self._receive(65536)
+        head = data[:end].lower()
+        at = head.find(b"\r\ncontent-length:")
+        if at < 0:
+            raise RuntimeError(f"an answer without a Content-Length: {head[:200]!r}")
+        stop = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : stop if stop > 0 else None])
+        body = data[end + 4 :]
+        while len(body) < length:
+            body += self._receive(max(65536, length - len(body)))
+        self.pending, body = body[length:], body[:length]
+        if b"\r\nconnection: close" in head:  # gunicorn's sync workers close every one
+            self.close()
+        if head[9:12] != b"200":
+            raise RuntimeError(f"{head[9:12].decode()}: {body[:200]!r}")
+        return body
+
+    def _receive(self, size: int) -> bytes:
+        chunk = self.sock.recv(size)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
 def load(
     port: int, bodies: list[bytes], clients: int, path: str = "/predict"
 ) -> tuple[float, list[float]]:
@@ -74,27 +135,24 @@ def load(
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.monotonic() + PHASE_TIMEOUT
+    requests = [request_bytes(body, path) for body in bodies] if CLIENT == "raw" else bodies
 
     def client(share: list[bytes]) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        send = _sender(port, path)
         mine = []
-        for body in share:
+        for request in share:
             if time.monotonic() > deadline:
                 raise TimeoutError("the phase took longer than its bound")
             start = time.perf_counter()
-            try:
-                post(connection, body, path)
-            except (http.client.HTTPException, OSError):  # the server closed it: reconnect
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                start = time.perf_counter()
-                post(connection, body, path)
+            send(request)
             mine.append(time.perf_counter() - start)
-        connection.close()
+        send(None)
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)
+    ]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -104,6 +162,32 @@ def load(
     if len(latencies) != len(bodies):
         raise SystemExit(f"only {len(latencies)} of {len(bodies)} requests were answered")
     return wall, latencies
+
+
+CLIENT = "raw"  # or "http.client" (--client)
+
+
+def _sender(port: int, path: str):
+    """A function sending one request and reading its answer (None: close), on one
+    keep-alive connection of the chosen client."""
+    if CLIENT == "raw":
+        connection = Connection(port)
+        return lambda request: (
+            connection.close() if request is None else connection.exchange(request)
+        )
+    state = {"c": http.client.HTTPConnection("127.0.0.1", port, timeout=30)}
+
+    def send(body):
+        if body is None:
+            return state["c"].close()
+        try:
+            return post(state["c"], body, path)
+        except (http.client.HTTPException, OSError):  # the server closed it: reconnect
+            state["c"].close()
+            state["c"] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            return post(state["c"], body, path)
+
+    return send
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -150,7 +234,16 @@ def main() -> int:
         "--rounds", type=int, default=7, help="alternating rounds per server (3 swing 20%%)"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "http.client"),
+        default="raw",
+        help="the load's HTTP client: raw keep-alive sockets (default) or http.client, the "
+        "old one, which took most of a core by itself",
+    )
     args = parser.parse_args()
+    global CLIENT
+    CLIENT = args.client
     tlc = args.tlc_dir.resolve()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     months = [str(tlc / f"green_tripdata_2021-0{m}.parquet") for m in (1, 2)]
@@ -256,13 +349,13 @@ def main() -> int:
         name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         for name, runs in results.items()
     }
-    print(report(summary, args.workers))
+    print(report(summary, args.workers, args.client))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0
 
 
-def report(summary: dict, workers: int) -> str:
+def report(summary: dict, workers: int, client: str = "raw") -> str:
     labels = {
         "ours": "ride-duration serve (FastAPI, uvicorn), log and metrics on",
         "bare": "ride-duration serve --no-log --no-metrics",
@@ -270,7 +363,8 @@ def report(summary: dict, workers: int) -> str:
     }
     lines = [
         f"{workers} worker process(es) each; {SINGLE:,} single rides from {SINGLE_CLIENTS} "
-        f"clients; {BATCHES} batches of {BATCH_SIZE:,} from {BATCH_CLIENTS} clients",
+        f"clients; {BATCHES} batches of {BATCH_SIZE:,} from {BATCH_CLIENTS} clients; "
+        f"client: {client}",
         "",
         "| server | single req/s | p50 ms | p99 ms | batch rides/s | batch p50 ms | batch p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
