@@ -77,7 +77,7 @@ class Connection:
     """One keep-alive HTTP/1.1 connection sending prebuilt requests and reading each answer
     by its Content-Length. http.client parses every response's headers with the email
     package, some 100 us of the client's CPU a request: with the clients and a server on 2
-    cores, that capped every server near 5,000 requests/s and hid the difference between
+    cores, that capped every server near 5,500 requests/s and hid the difference between
     them. Both servers are measured with this client (``--client http.client`` for the old)."""
 
     def __init__(self, port: int):
