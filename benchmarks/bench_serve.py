@@ -127,31 +127,56 @@ class Connection:
             self.sock = None
 
 
+class HttpClientConnection:
+    """The same interface on http.client (``--client http.client``), which opens a new
+    connection when the server closed the last one."""
+
+    def __init__(self, port: int, path: str):
+        self.port, self.path = port, path
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def exchange(self, body: bytes) -> bytes:
+        try:
+            return post(self.connection, body, self.path)
+        except (http.client.HTTPException, OSError):  # the server closed it: reconnect
+            self.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            return post(self.connection, body, self.path)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+CLIENTS = ("raw", "http.client")
+
+
 def load(
-    port: int, bodies: list[bytes], clients: int, path: str = "/predict"
+    port: int, bodies: list[bytes], clients: int, path: str = "/predict", client: str = "raw"
 ) -> tuple[float, list[float]]:
     """Send every body once, from ``clients`` threads with one keep-alive connection each
-    (reconnecting when the server closes it); return (wall seconds, latencies)."""
+    (reconnecting when the server closes it) of the ``client`` kind; return (wall seconds,
+    latencies)."""
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.monotonic() + PHASE_TIMEOUT
-    requests = [request_bytes(body, path) for body in bodies] if CLIENT == "raw" else bodies
+    raw = client == "raw"
+    requests = [request_bytes(body, path) for body in bodies] if raw else bodies
 
-    def client(share: list[bytes]) -> None:
-        send = _sender(port, path)
+    def send_share(share: list[bytes]) -> None:
+        connection = Connection(port) if raw else HttpClientConnection(port, path)
         mine = []
         for request in share:
             if time.monotonic() > deadline:
                 raise TimeoutError("the phase took longer than its bound")
             start = time.perf_counter()
-            send(request)
+            connection.exchange(request)
             mine.append(time.perf_counter() - start)
-        send(None)
+        connection.close()
         with lock:
             latencies.extend(mine)
 
     threads = [
-        threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)
+        threading.Thread(target=send_share, args=(requests[i::clients],)) for i in range(clients)
     ]
     start = time.perf_counter()
     for thread in threads:
@@ -162,32 +187,6 @@ def load(
     if len(latencies) != len(bodies):
         raise SystemExit(f"only {len(latencies)} of {len(bodies)} requests were answered")
     return wall, latencies
-
-
-CLIENT = "raw"  # or "http.client" (--client)
-
-
-def _sender(port: int, path: str):
-    """A function sending one request and reading its answer (None: close), on one
-    keep-alive connection of the chosen client."""
-    if CLIENT == "raw":
-        connection = Connection(port)
-        return lambda request: (
-            connection.close() if request is None else connection.exchange(request)
-        )
-    state = {"c": http.client.HTTPConnection("127.0.0.1", port, timeout=30)}
-
-    def send(body):
-        if body is None:
-            return state["c"].close()
-        try:
-            return post(state["c"], body, path)
-        except (http.client.HTTPException, OSError):  # the server closed it: reconnect
-            state["c"].close()
-            state["c"] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            return post(state["c"], body, path)
-
-    return send
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -208,13 +207,15 @@ def rides(tlc_dir: Path) -> list[dict]:
     ]
 
 
-def measure(port: int, singles: list[bytes], batches: list[bytes], explain: bool) -> dict:
-    wall, latencies = load(port, singles, SINGLE_CLIENTS)
-    batch_wall, batch_latencies = load(port, batches, BATCH_CLIENTS)
+def measure(
+    port: int, singles: list[bytes], batches: list[bytes], explain: bool, client: str
+) -> dict:
+    wall, latencies = load(port, singles, SINGLE_CLIENTS, client=client)
+    batch_wall, batch_latencies = load(port, batches, BATCH_CLIENTS, client=client)
     explained = {}
     if explain:  # each ride's parts too (?explain=true), on a tenth of the batches
         some = batches[: max(1, len(batches) // 10)]
-        explain_wall, _ = load(port, some, BATCH_CLIENTS, "/predict?explain=true")
+        explain_wall, _ = load(port, some, BATCH_CLIENTS, "/predict?explain=true", client)
         explained = {"explain_rides_per_s": len(some) * BATCH_SIZE / explain_wall}
     return explained | {
         "single_rps": len(singles) / wall,
@@ -236,14 +237,12 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--client",
-        choices=("raw", "http.client"),
+        choices=CLIENTS,
         default="raw",
         help="the load's HTTP client: raw keep-alive sockets (default) or http.client, the "
         "old one, which took most of a core by itself",
     )
     args = parser.parse_args()
-    global CLIENT
-    CLIENT = args.client
     tlc = args.tlc_dir.resolve()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     months = [str(tlc / f"green_tripdata_2021-0{m}.parquet") for m in (1, 2)]
@@ -327,11 +326,13 @@ def main() -> int:
     try:
         for name, server in servers.items():
             wait_until_up(ports[name], server, singles[0])
-            load(ports[name], singles[:200], SINGLE_CLIENTS)  # warm up
+            load(ports[name], singles[:200], SINGLE_CLIENTS, client=args.client)  # warm up
         for round_ in range(args.rounds):
             order = list(commands) if round_ % 2 == 0 else list(commands)[::-1]
             for name in order:
-                results[name].append(measure(ports[name], singles, batches, name == "ours"))
+                results[name].append(
+                    measure(ports[name], singles, batches, name == "ours", args.client)
+                )
                 print(
                     f"  round {round_ + 1} {name:<6} {json.dumps(results[name][-1])}",
                     file=sys.stderr,
