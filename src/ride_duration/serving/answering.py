@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from fastapi.exceptions import RequestValidationError
@@ -116,13 +117,22 @@ def request_id(given: str | None, made) -> str:
     return next(made)
 
 
+class Recording(NamedTuple):
+    """Where a request's rides are recorded and counted (``log`` and ``measured`` None when
+    off), and what the log keeps of the request itself."""
+
+    log: object
+    measured: object
+    received: float  # the request's arrival, seconds since the epoch
+    request_id: str
+
+
 def answer(
-    served, rides: list[dict], raw: bytes, batch: bool, level, explain: bool, context
+    served, rides: list[dict], raw: bytes, batch: bool, level, explain: bool, to: Recording
 ) -> bytes:
-    """The answer's JSON for checked rides of the model ``served`` (``served.model``), and
-    the rides recorded and counted: ``context`` is (log, measured, received, request_id),
-    log and measured None when off."""
-    log, measured, received, request_id = context
+    """The answer's JSON for checked rides of the model ``served`` (``served.model``), the
+    rides recorded and counted as ``to`` says."""
+    log, measured, received, request_id = to
     model = served.model
     if batch:
         scored = _predict_batch(model, rides, raw, level, explain)

@@ -16,7 +16,7 @@ import time
 
 from pydantic import ValidationError
 
-from .answering import REQUEST_ID, answer, missing_fields, request_id
+from .answering import REQUEST_ID, Recording, answer, missing_fields, request_id
 from .schemas import JSON, RIDE
 
 # A ride is under 200 bytes; a bigger body (or one that does not declare its length) is
@@ -81,8 +81,8 @@ class OneRide:
         chosen = request_id(given.decode("latin-1") if given else None, self.made)
         status = 500  # unless the answer starts
         try:
-            context = (self.log, self.measured, received, chosen)
-            body = answer(served, [ride], raw, False, None, False, context)
+            recording = Recording(self.log, self.measured, received, chosen)
+            body = answer(served, [ride], raw, False, None, False, recording)
             await send(
                 {
                     "type": "http.response.start",

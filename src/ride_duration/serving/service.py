@@ -28,7 +28,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from ..modeling.artifact import read_metadata, read_model_bytes, sidecar_path, unpickle_model
-from .answering import REQUEST_ID, answer, missing_fields, request_id, request_ids
+from .answering import (
+    REQUEST_ID,
+    Recording,
+    answer,
+    missing_fields,
+    request_id,
+    request_ids,
+)
 from .fastpath import OneRide
 from .http import (
     BodyLimit,
@@ -205,8 +212,8 @@ def _add_predict(app: FastAPI, source, log: PredictionLog | None, measured, made
         if missing := missing_fields(model, rides, batch):
             raise RequestValidationError(missing)
         given = request_id(request.headers.get(REQUEST_ID), made)
-        context = (log, measured, received, given)
-        body = answer(served, rides, raw, batch, interval, explain, context)
+        recording = Recording(log, measured, received, given)
+        body = answer(served, rides, raw, batch, interval, explain, recording)
         return Response(body, media_type=JSON, headers={"X-Request-ID": given})
 
 
