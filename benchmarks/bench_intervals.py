@@ -3,7 +3,8 @@
 On the same rides (the 1-60 minute rule) of each pair (train on the first month, measure on
 the second), for the lesson and the rich model:
 
-- ours: what `ride-duration train` learns and saves (``modeling.intervals``);
+- ours: what `ride-duration train` learns and saves (``modeling.intervals``, each ride's
+  scales from ``modeling.scales``, read from its zones, distance and pickup time);
 - MAPIE split conformal, absolute residuals, on the same exact fit (fitted on 80% of the
   training month, conformalized on the other 20%);
 - MAPIE jackknife+-after-bootstrap, 30 bootstrap fits of the same exact fit;
@@ -220,8 +221,9 @@ def measure_pair(
         model = fit(TrainOptions(features=features), train).model
         seconds = time.perf_counter() - start
         predicted = model.predict_frame(val)
-        sweep = swept(actual, functools.partial(model.predict_intervals, predicted), SWEEP)
-        lower, upper = model.predict_intervals(predicted, LEVEL)
+        bounds_at = functools.partial(_bounds, model, predicted, val)
+        sweep = swept(actual, bounds_at, SWEEP)
+        lower, upper = bounds_at(LEVEL)
         say(judged(actual, lower, upper, predicted, distance, "ours", seconds, sweep, name,
                    features))  # fmt: skip
 
@@ -254,6 +256,10 @@ def measure_pair(
     for features in ("lesson", "rich"):
         say(Row(**{**asdict(cqr), "features": features}))
     return rows
+
+
+def _bounds(model, predicted, rides, level):
+    return model.predict_intervals(predicted, level, rides)
 
 
 def _mapie_row(actual, point, bounds, distance, levels, method, seconds, pair, features) -> Row:

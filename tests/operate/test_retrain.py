@@ -33,7 +33,7 @@ BACKFILL_ACTIONS = [
     "first champion",
     "within thresholds",
     "within thresholds",
-    "within thresholds",
+    "promoted",
     "promoted",
     "promoted",
     "promoted",

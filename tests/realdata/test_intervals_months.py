@@ -79,7 +79,8 @@ def test_rides_predicted_over_40_minutes_are_covered_when_few_calibrate_them(
 ):
     """Fewer than 500 January rides predicted over 40 minutes: the band pools the 30-40
     band's errors. All rides' quantiles covered 32-38% of the next month's such rides; pooled,
-    0.67-0.80 (lesson: 0.70, 0.74, 0.67; #31 asks 0.72)."""
+    0.67-0.80 (lesson: 0.70, 0.74, 0.67); with each ride's scales, 0.70-0.84 (lesson: 0.71,
+    0.78, 0.70; #31 asks 0.72)."""
 
     from ride_duration.data.prepare import load_prepared
     from ride_duration.modeling.fit import fit
@@ -89,7 +90,7 @@ def test_rides_predicted_over_40_minutes_are_covered_when_few_calibrate_them(
     model = fit(TrainOptions(features=features), frames[0]).model
     assert model.intervals.rides[-1] < 500
     predicted = model.predict_frame(frames[1])
-    lower, upper = model.predict_intervals(predicted)
+    lower, upper = model.predict_intervals(predicted, 0.8, frames[1])
     actual, top = frames[1]["duration"].to_numpy(), predicted > 40
     inside = (actual >= lower) & (actual <= upper)
     assert top.sum() > 250 and 0.65 <= inside[top].mean() <= 0.88, inside[top].mean()

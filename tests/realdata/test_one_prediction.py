@@ -271,6 +271,6 @@ def test_intervals_are_finite_and_hold_the_prediction_for_absurd_rides(models, f
         rides.append({"PULocationID": 43, "DOLocationID": 151, "trip_distance": float("nan")})
     predicted = np.array(model.predict_rides(rides))
     for level in (0.01, 0.5, 0.8, 0.99):
-        lower, upper = model.predict_intervals(predicted, level)
+        lower, upper = model.predict_intervals(predicted, level, rides)
         assert np.isfinite(lower).all() and np.isfinite(upper).all()
         assert (lower <= predicted).all() and (predicted <= upper).all()

@@ -186,13 +186,13 @@ def test_intervals_when_asked_and_the_course_shape_otherwise(service, tlc_dir):
     assert status == 200 and set(plain) == {"duration", "model_version"}
     status, answer = service.request("POST", "/predict?interval=0.8", one)
     assert status == 200, answer
-    lower, upper = model.predict_intervals([answer["duration"]], 0.8)
+    lower, upper = model.predict_intervals([answer["duration"]], 0.8, [one])
     assert answer["interval"] == pytest.approx([lower[0], upper[0]], abs=1e-9)
     assert answer["interval"][0] <= answer["duration"] <= answer["interval"][1]
     batch = [body_of(service, r) for r in rides]
     status, answer = service.request("POST", "/predict?interval=0.5", batch)
     assert status == 200 and len(answer["intervals"]) == len(rides)
-    lower, upper = model.predict_intervals(answer["durations"], 0.5)
+    lower, upper = model.predict_intervals(answer["durations"], 0.5, batch)
     np.testing.assert_allclose(np.array(answer["intervals"]), np.c_[lower, upper], atol=1e-9)
     for level in ("0", "1", "1.5", "-1", "nan", "inf", "eighty"):
         status, answer = service.request("POST", f"/predict?interval={level}", one)
@@ -204,6 +204,12 @@ def test_health_model_and_docs(service):
     status, meta = service.request("GET", "/model")
     assert status == 200 and meta["taxi"] == "green" and meta["train_month"] == "2021-01"
     assert meta["features"]["set"] == service.kind and "val_rmse" in meta["metrics"]
+    # The intervals' method and the names of their scales' tables, not the tables.
+    assert meta["intervals"]["scales"]["factors"][:2] == ["pu", "do"]
+    assert not {"quantiles", "untimed", "lower", "upper"} & {
+        *meta["intervals"],
+        *meta["intervals"]["scales"],
+    }
     status, page = service.request("GET", "/docs")
     assert status == 200 and b"swagger" in page.lower()
     status, spec = service.request("GET", "/openapi.json")

@@ -335,7 +335,10 @@ def _predict_command(commands) -> None:
     predict.add_argument(
         "--pickup",
         metavar="DATETIME",
-        help="pickup time, e.g. 2021-02-01T08:15 (rich models use its hour and weekday)",
+        help=(
+            "pickup time, e.g. 2021-02-01T08:15 (rich models use its hour and weekday; "
+            "every model's interval is sharper with it)"
+        ),
     )
     _add_taxi(predict, TRAIN.taxi)
     predict.add_argument("--month", metavar="YYYY-MM", help="score this month instead")

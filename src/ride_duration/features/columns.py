@@ -69,6 +69,27 @@ class RideColumns:
         )
 
 
+def frame_columns(frame) -> RideColumns:
+    """The rides of a prepared frame (``dataset.prepare``'s) as arrays: its zones, its
+    distances where the frame has them and its pickup times where it keeps them."""
+    from ..data.zones import zone_ids
+
+    n = len(frame)
+    distance = (
+        frame["trip_distance"].to_numpy("float64", na_value=np.nan)
+        if "trip_distance" in frame
+        else np.full(n, np.nan)
+    )
+    pickup = (
+        frame["pickup_datetime"].to_numpy("datetime64[us]").astype(np.int64)
+        if "pickup_datetime" in frame
+        else np.full(n, NAT, np.int64)
+    )
+    return RideColumns(
+        zone_ids(frame["PULocationID"]), zone_ids(frame["DOLocationID"]), distance, pickup
+    )
+
+
 def zone_keys(zones: np.ndarray) -> np.ndarray:
     """One zone (or -1) as a non-negative integer key."""
     return zones.astype(np.int64) + 1

@@ -253,12 +253,6 @@ def featurize(name: str, frame: pd.DataFrame, distance_median: float | None = No
     return frame if derive is None else derive(frame, distance_median)
 
 
-def needed_timestamps(name: str) -> str:
-    """What ``dataset.prepare`` must keep of the timestamps: the pickup for the sets that use
-    its hour and weekday, none for the others (a big month saves their memory)."""
-    return "pickup" if feature_set(name).needs_pickup else "none"
-
-
 def required_columns(name: str, frame: pd.DataFrame) -> list[str]:
     """Columns whose missing values drop a ride (none for a set that repairs them)."""
     return feature_columns(name, frame)[1] if feature_set(name).drops_incomplete else []

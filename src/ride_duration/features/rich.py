@@ -312,4 +312,3 @@ def column_terms(weights: dict[str, float], intercept: float, median, distance_u
         return out
 
     return terms
-

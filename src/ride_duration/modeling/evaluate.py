@@ -147,10 +147,11 @@ def evaluate_frame(
     train_mean: float | None = None,
     level: float = LEVEL,
     report: PrepareReport | None = None,
+    daily: bool = False,
 ) -> Evaluation:
     """The evaluation of ``model`` on prepared rides (with their ``duration``); give the
-    ``predicted`` minutes when they are at hand already. Errors per day are counted when the
-    frame has the pickup times."""
+    ``predicted`` minutes when they are at hand already. ``daily`` counts the errors per day
+    (the frame has the pickup times)."""
     actual = frame["duration"].to_numpy()
     if predicted is None:
         predicted = model.predict_frame(frame)
@@ -158,12 +159,9 @@ def evaluate_frame(
     error = actual - predicted
     covered = width = None
     if model.intervals is not None:
-        covered, width = coverage_sums(actual, *model.predict_intervals(predicted, level))
-    days = (
-        daily_errors(frame["pickup_datetime"].to_numpy(), error)
-        if "pickup_datetime" in frame
-        else {}
-    )
+        bounds = model.predict_intervals(predicted, level, frame)
+        covered, width = coverage_sums(actual, *bounds)
+    days = daily_errors(frame["pickup_datetime"].to_numpy(), error) if daily else {}
     return Evaluation(
         rides=len(actual),
         sse=float(np.sum(error**2)),
@@ -192,10 +190,10 @@ def evaluate_month(
     """The evaluation of ``model`` on one month, read whole (``rows`` None) or a batch at a
     time; ``daily`` reads the pickup times for the errors per day. (A Dask task.)"""
     total = None
-    for frame, report in month_rides(
-        taxi, month, str(data_dir), model.features, rows=rows, pickup=daily
-    ):
-        part = evaluate_frame(model, frame, train_mean=train_mean, level=level, report=report)
+    for frame, report in month_rides(taxi, month, str(data_dir), model.features, rows=rows):
+        part = evaluate_frame(
+            model, frame, train_mean=train_mean, level=level, report=report, daily=daily
+        )
         total = part if total is None else total + part
     return total
 

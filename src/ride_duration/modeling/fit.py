@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import DataError, RideDurationError
 from ..features import Design, build_design, feature_set
+from ..features.columns import frame_columns
 from ..features.rich import distance_median
 from .estimators import regressor
 from .intervals import calibrate, too_few_to_calibrate
@@ -72,7 +73,9 @@ def fit(options: TrainOptions, train_frame, val_frame=None, *, intervals: bool =
         options.features, names, coef, intercept, options.model, options.alpha, median, estimator
     )
     if intervals:
-        model = replace(model, intervals=calibrate(design, y, fit_without))
+        model = replace(
+            model, intervals=calibrate(design, y, fit_without, frame_columns(train_frame))
+        )
     val_design = model.design(val_frame) if val_frame is not None else None
     return Fit(model, design, val_design, notes)
 

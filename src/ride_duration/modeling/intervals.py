@@ -1,17 +1,23 @@
 """Prediction intervals: how sure a prediction is, learned from the training months alone.
 
-Method: cross-conformal residual quantiles, conditioned on the predicted duration (Mondrian
-bands). The rides of the last training month are split into ``FOLDS`` folds; for each fold a
-model is fitted on every training ride but that fold's (the exact fits subtract the fold's
-sufficient statistics from the total, so this costs a solve, not a pass), and predicts the
-fold's rides it never saw. Their residuals ``actual - predicted`` are honest out-of-sample
-errors, unlike in-sample ones (a lesson model's train RMSE is 4.6 minutes where new rides see
-7.5). Residual quantiles are kept per band of predicted duration, because errors grow with
-the duration: a 5-minute prediction is rarely 20 minutes off, a 40-minute one often is. The
-predicted duration is known for every feature set and every request, so the same interval
-serves a month in batch and one ride over HTTP. An interval of level L is the prediction plus
-the band's (1-L)/2 and (1+L)/2 residual quantiles, clipped to the 1-60 minutes a kept ride
-lasts, and never so far that it leaves out the prediction itself.
+Method: cross-conformal quantiles of scaled residuals, conditioned on the ride (its two
+scales, ``scales``) and on the predicted duration (Mondrian bands). The rides of the last
+training month are split into ``FOLDS`` folds; for each fold a model is fitted on every
+training ride but that fold's (the exact fits subtract the fold's sufficient statistics from
+the total, so this costs a solve, not a pass), and predicts the fold's rides it never saw.
+Their residuals ``actual - predicted`` are honest out-of-sample errors, unlike in-sample ones
+(a lesson model's train RMSE is 4.6 minutes where new rides see 7.5). Residual quantiles
+are kept per band of predicted duration, because errors grow with the duration: a 5-minute
+prediction is rarely 20 minutes off, a 40-minute one often is. Before the quantiles are
+taken, each residual is divided by its ride's scale on its side (the errors above a
+prediction by the upper scale, those below by the lower), fitted on the other folds'
+residuals: the zones, the hour of the week and the distance say how sure one can be
+beyond the predicted duration. What a ride needs for its interval (its zones, distance and
+pickup time, each may be missing) is known to every request, so the same interval serves a
+month in batch and one ride over HTTP. An interval of level L is the prediction plus the
+band's (1-L)/2 quantile times the ride's lower scale and its (1+L)/2 quantile times its upper
+scale, clipped to the 1-60 minutes a kept ride lasts, and never so far that it leaves out the
+prediction itself. A model saved before the scales has none: its scales are 1.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+from ..features.columns import NAT, RideColumns
+from .scales import Scales
 
 LEVEL = 0.8  # the default: a central 80% interval, the 10th to the 90th percentile
 FOLDS = 5
@@ -36,48 +44,84 @@ PROBABILITIES = np.round(np.linspace(0.0, 1.0, 401), 4)
 
 @dataclass(frozen=True)
 class Intervals:
-    """Residual quantiles per band of predicted duration (row b: band b; the last row: all)."""
+    """Quantiles of scaled residuals per band of predicted duration (row b: band b; the last
+    row: all), and the scales (None: 1 for every ride, as saved before the scales). A ride
+    without a pickup time has a typical hour's scales, and quantiles of its own
+    (``untimed``): the errors of a mix of hours, scaled alike, spread wider."""
 
     band_edges: tuple[float, ...]
     quantiles: np.ndarray  # (bands + 1, len(PROBABILITIES))
     rides: tuple[int, ...]  # calibration rides per band
+    scales: Scales | None = None
+    untimed: np.ndarray | None = None  # like quantiles, for rides without a pickup time
 
     @classmethod
-    def from_residuals(cls, predicted: np.ndarray, residuals: np.ndarray) -> Intervals:
+    def from_residuals(
+        cls,
+        predicted: np.ndarray,
+        residuals: np.ndarray,
+        rides: RideColumns | None = None,
+        folds: np.ndarray | None = None,
+    ) -> Intervals:
+        """The intervals of these out-of-fold residuals; given the ``rides`` and their
+        calibration ``folds``, the residuals are scaled by the ride's scales first."""
         predicted, residuals = np.asarray(predicted, float), np.asarray(residuals, float)
         bands = np.searchsorted(BAND_EDGES, predicted, side="right")
-        overall = np.quantile(residuals, PROBABILITIES)
         counts = np.bincount(bands, minlength=len(BAND_EDGES) + 1)
-        rows = []
-        for band in range(len(BAND_EDGES) + 1):
-            low, high = pooled_bands(counts, band)
-            pooled = residuals[(bands >= low) & (bands <= high)]
-            rows.append(np.quantile(pooled, PROBABILITIES) if len(pooled) else overall)
-        return cls(BAND_EDGES, np.vstack([*rows, overall]), tuple(int(n) for n in counts))
+        rides_per_band = tuple(int(n) for n in counts)
+        if rides is None:
+            return cls(BAND_EDGES, band_quantiles(bands, counts, residuals), rides_per_band)
+        own, scales = Scales.cross_fitted(predicted, residuals, rides, folds)
+        above = residuals >= 0
+        timed = np.where(above, residuals / own.upper, residuals / own.lower)
+        untimed = np.where(above, residuals / own.untimed_upper, residuals / own.untimed_lower)
+        return cls(
+            BAND_EDGES,
+            band_quantiles(bands, counts, timed),
+            rides_per_band,
+            scales,
+            band_quantiles(bands, counts, untimed),
+        )
 
-    def bounds(self, predicted, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
-        """(lower, upper) of the central interval of this level around each prediction."""
+    def bounds(
+        self, predicted, level: float = LEVEL, rides: RideColumns | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of the central interval of this level around each prediction of
+        these ``rides`` (needed when the intervals have scales)."""
         check_level(level)
         predicted = np.asarray(predicted, dtype=float)
         bands = np.searchsorted(self.band_edges, predicted, side="right")
         low, high = ((1 - level) / 2, (1 + level) / 2)
-        table = self.quantiles[:-1]
-        low_q = np.array([np.interp(low, PROBABILITIES, row) for row in table])[bands]
-        high_q = np.array([np.interp(high, PROBABILITIES, row) for row in table])[bands]
+        low_q, high_q = _at_level(self.quantiles, low, high, bands)
+        if self.scales is not None:
+            if rides is None or len(rides) != len(predicted):
+                raise TypeError("these intervals scale each ride's: give the rides predicted")
+            untimed = rides.pickup == NAT
+            if untimed.any():
+                low_u, high_u = _at_level(self.untimed, low, high, bands)
+                low_q, high_q = np.where(untimed, low_u, low_q), np.where(untimed, high_u, high_q)
+            lower_scale, upper_scale = self.scales.of(predicted, rides)
+            low_q, high_q = low_q * lower_scale, high_q * upper_scale
         with np.errstate(invalid="ignore"):
             lower = np.minimum(np.maximum(predicted + low_q, MIN_DURATION_MINUTES), predicted)
             upper = np.maximum(np.minimum(predicted + high_q, MAX_DURATION_MINUTES), predicted)
         return lower, upper
 
     def as_dict(self) -> dict:
+        scaled = self.scales is not None
         return {
-            "method": "cross-conformal residual quantiles per predicted-duration band",
+            "method": "cross-conformal residual quantiles per predicted-duration band"
+            + (", the residuals divided by each ride's scales" if scaled else ""),
             "folds": FOLDS,
             "band_edges": list(self.band_edges),
             "rides": list(self.rides),
             "probabilities": PROBABILITIES.tolist(),
             "quantiles": np.round(self.quantiles, 6).tolist(),
-        }
+        } | (
+            {"scales": self.scales.as_dict(), "untimed": np.round(self.untimed, 6).tolist()}
+            if scaled
+            else {}
+        )
 
     @classmethod
     def from_dict(cls, document: dict) -> Intervals:
@@ -88,14 +132,38 @@ class Intervals:
             quantiles = np.asarray(document["quantiles"], dtype=float)
             edges, rides = tuple(float(e) for e in document["band_edges"]), document["rides"]
             shaped = quantiles.shape == (len(edges) + 2, len(PROBABILITIES))
-        except (KeyError, TypeError, ValueError):
+            scales = untimed = None
+            if "scales" in document:
+                scales = Scales.from_dict(document["scales"])
+                untimed = np.asarray(document["untimed"], dtype=float)
+                shaped = untimed.shape == quantiles.shape and np.isfinite(untimed).all()
+        except (KeyError, TypeError, ValueError, AttributeError):
             shaped = False
         if not shaped or not np.isfinite(quantiles).all():
             raise ModelFileError(
                 "the sidecar's interval table is not one a model learns (wrong shape or values); "
                 "retrain with `ride-duration train`"
             )
-        return cls(edges, quantiles, tuple(int(n) for n in rides))
+        return cls(edges, quantiles, tuple(int(n) for n in rides), scales, untimed)
+
+
+def band_quantiles(bands: np.ndarray, counts: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+    """The residuals' quantiles per band (pooled where few, ``pooled_bands``), and all's."""
+    overall = np.quantile(residuals, PROBABILITIES)
+    rows = []
+    for band in range(len(BAND_EDGES) + 1):
+        low, high = pooled_bands(counts, band)
+        pooled = residuals[(bands >= low) & (bands <= high)]
+        rows.append(np.quantile(pooled, PROBABILITIES) if len(pooled) else overall)
+    return np.vstack([*rows, overall])
+
+
+def _at_level(quantiles: np.ndarray, low: float, high: float, bands: np.ndarray):
+    """Each ride's band's quantiles at the probabilities ``low`` and ``high``."""
+    table = quantiles[:-1]
+    low_q = np.array([np.interp(low, PROBABILITIES, row) for row in table])[bands]
+    high_q = np.array([np.interp(high, PROBABILITIES, row) for row in table])[bands]
+    return low_q, high_q
 
 
 def pooled_bands(counts, band: int) -> tuple[int, int]:
@@ -163,9 +231,10 @@ def calibration_folds(n_rows: int, offset: int = 0, step: int = 1) -> np.ndarray
     return np.where(position % step == 0, (position // step) % FOLDS, -1)
 
 
-def calibrate(design, y: np.ndarray, fit_without) -> Intervals:
-    """Intervals from out-of-fold residuals of these calibration rides: ``fit_without(mask)``
-    returns the (coef, intercept) of a model fitted on every training ride but the masked."""
+def calibrate(design, y: np.ndarray, fit_without, rides: RideColumns) -> Intervals:
+    """Intervals from out-of-fold residuals of these calibration rides (``rides``: what the
+    scales read of them): ``fit_without(mask)`` returns the (coef, intercept) of a model
+    fitted on every training ride but the masked."""
     folds = calibration_folds(design.n_rows, step=calibration_step(design.n_rows))
     predicted = np.empty(design.n_rows)
     for fold in range(FOLDS):
@@ -173,4 +242,14 @@ def calibrate(design, y: np.ndarray, fit_without) -> Intervals:
         coef, intercept = fit_without(mask)
         predicted[mask] = design.rows(mask).dot(coef) + intercept
     used = folds >= 0
-    return Intervals.from_residuals(predicted[used], np.asarray(y, float)[used] - predicted[used])
+    return Intervals.from_residuals(
+        predicted[used],
+        np.asarray(y, float)[used] - predicted[used],
+        rides_at(rides, used),
+        folds[used],
+    )
+
+
+def rides_at(rides: RideColumns, rows) -> RideColumns:
+    """Some of the rides (a mask or indices)."""
+    return RideColumns(rides.pu[rows], rides.do[rows], rides.distance[rows], rides.pickup[rows])

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import RideDurationError
 from ..features import SEPARATOR, Design, build_design, feature_set
-from ..features.columns import RideColumns, Term
+from ..features.columns import RideColumns, Term, frame_columns
 from .intervals import LEVEL, Intervals
 
 
@@ -161,11 +161,19 @@ class Model:
 
         return explain_rides(self, rides)
 
-    def predict_intervals(self, predicted, level: float = LEVEL):
-        """(lower, upper) of the central interval of this level around each prediction."""
+    def predict_intervals(self, predicted, level: float = LEVEL, rides=None):
+        """(lower, upper) of the central interval of this level around each prediction of
+        ``rides`` (a prepared frame, ``RideColumns``, or dicts in the service's shape): their
+        zones, distances and pickup times scale each ride's interval."""
         if self.intervals is None:
             raise RideDurationError(NO_INTERVALS)
-        return self.intervals.bounds(predicted, level)
+        if isinstance(rides, list):
+            rides = RideColumns.of(
+                [ride | {"pickup_datetime": _pickup(ride.get("pickup_datetime"))} for ride in rides]
+            )
+        elif rides is not None and not isinstance(rides, RideColumns):
+            rides = frame_columns(rides)
+        return self.intervals.bounds(predicted, level, rides)
 
     def to_pipeline(self):
         """The scikit-learn Pipeline this model is saved as (imports scikit-learn)."""

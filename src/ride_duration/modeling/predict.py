@@ -12,6 +12,7 @@ from ..config import MAX_MILES, MAX_ZONE_ID
 from ..data.months import month_path
 from ..data.zones import zone_ids
 from ..errors import RideDurationError
+from ..features.columns import RideColumns
 from ..files import check_output, temporary_beside
 from .artifact import model_version
 from .evaluate import Evaluation, evaluate_frame
@@ -72,7 +73,7 @@ def predict_ride(
     minutes = model.predict_rides([ride])[0]
     interval = None
     if model.intervals is not None:
-        lower, upper = model.predict_intervals([minutes], level)
+        lower, upper = model.predict_intervals([minutes], level, RideColumns.of([ride]))
         interval = [float(lower[0]), float(upper[0])]
     answer = {"minutes": minutes, "interval": interval, "level": level}
     if explain:
@@ -142,15 +143,13 @@ def score_month(
         check_predictions_output(output, Path(model_path), taxi, month, data_dir)
     model, metadata = load(model_path)
     writes = output is not None  # its rows keep their raw row, distance and pickup time
-    frame, report = whole_month(
-        taxi, month, data_dir, model.features, positions=writes, pickup=writes
-    )
+    frame, report = whole_month(taxi, month, data_dir, model.features, positions=writes)
     design = model.design(frame)
     predicted = model.predict_design(design)
     evaluation = evaluate_frame(model, frame, predicted=predicted, level=level, report=report)
     score = MonthScore(taxi, month, evaluation)
     if output is not None:
-        bounds = model.predict_intervals(predicted, level) if model.intervals else None
+        bounds = model.predict_intervals(predicted, level, frame) if model.intervals else None
         version = model_version(metadata, model_path)
         parts = None
         if explain:

@@ -15,7 +15,7 @@ from ..data.months import check_taxi, month_path, parse_month
 from ..data.prepare import PrepareReport, prepare
 from ..data.reading import read_month, read_month_batches
 from ..errors import DataError
-from ..features import needed_timestamps, usable
+from ..features import usable
 
 
 def month_rides(
@@ -25,16 +25,15 @@ def month_rides(
     features: str,
     *,
     rows: int | None = None,
-    pickup: bool = False,
     positions: bool = False,
 ) -> Iterator[tuple[pd.DataFrame, PrepareReport]]:
     """(rides, report) of ``month`` for the feature set ``features``: one pair for the whole
     month when ``rows`` is None, else one per batch of at most ``rows`` rides read. The
-    pickup time is kept when the set reads it or ``pickup`` asks for it (per-day errors);
-    ``positions`` keeps each ride's row in the raw file. A month from which no ride
-    survives is refused, naming the file and why."""
+    pickup time is kept for every set: each ride's interval reads its hour of the week (and
+    the errors per day are counted by it); ``positions`` keeps each ride's row in the raw
+    file. A month from which no ride survives is refused, naming the file and why."""
     taxi, month = check_taxi(taxi), parse_month(month)
-    timestamps = "pickup" if pickup else needed_timestamps(features)
+    timestamps = "pickup"
     raws = (
         [read_month(taxi, month, data_dir)]
         if rows is None

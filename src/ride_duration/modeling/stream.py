@@ -22,6 +22,7 @@ from ..data.months import month_path
 from ..data.prepare import PrepareReport, plausible_distance
 from ..errors import DataError
 from ..features import build_design, feature_set
+from ..features.columns import RideColumns, frame_columns
 from .engine import run_tasks
 from .evaluate import Evaluation, evaluate
 from .fit import solve_statistics
@@ -119,7 +120,7 @@ def median_of_counts(values: np.ndarray, counts: np.ndarray) -> float:
 
 
 def _calibration_batches(taxi, month, data_dir: Path, model: Model, rows: int, step: int):
-    """(design, durations, folds) of the calibration rides of each batch of a month."""
+    """(rides, design, durations, folds) of the calibration rides of each batch of a month."""
     offset = 0
     for frame, _ in month_rides(taxi, month, data_dir, model.features, rows=rows):
         folds = calibration_folds(len(frame), offset, step)
@@ -127,14 +128,15 @@ def _calibration_batches(taxi, month, data_dir: Path, model: Model, rows: int, s
         used = folds >= 0
         if used.any():
             y = frame["duration"].to_numpy()[used]
-            yield model.design(frame.loc[used].reset_index(drop=True)), y, folds[used]
+            kept = frame.loc[used].reset_index(drop=True)
+            yield kept, model.design(kept), y, folds[used]
 
 
 def month_fold_statistics(taxi, month, data_dir: Path, model: Model, rows: int, step: int):
     """The statistics of each calibration fold of a month (None for an empty fold), over the
     model's columns. (A Dask task.)"""
     totals = [None] * FOLDS
-    for design, y, folds in _calibration_batches(taxi, month, data_dir, model, rows, step):
+    for _, design, y, folds in _calibration_batches(taxi, month, data_dir, model, rows, step):
         for fold in range(FOLDS):
             mask = folds == fold
             stats = statistics(design.rows(mask), y[mask])
@@ -142,19 +144,40 @@ def month_fold_statistics(taxi, month, data_dir: Path, model: Model, rows: int, 
     return totals
 
 
+RIDE_FIELDS = ("pu", "do", "distance", "pickup")
+
+
+@dataclass
+class Residuals:
+    """The calibration rides' out-of-fold predictions and residuals, what the scales read of
+    the rides, and each ride's fold: what ``Intervals.from_residuals`` takes."""
+
+    predicted: np.ndarray
+    residuals: np.ndarray
+    rides: RideColumns
+    folds: np.ndarray
+
+
 def month_residuals(taxi, month, data_dir: Path, model: Model, fold_fits, rows: int, step: int):
-    """(predicted, residuals) of each calibration ride by the model fitted without its fold
+    """The ``Residuals`` of each calibration ride by the model fitted without its fold
     (``fold_fits``: (coef, intercept) per fold). (A Dask task.)"""
-    predicted, actual = [], []
-    for design, y, folds in _calibration_batches(taxi, month, data_dir, model, rows, step):
+    predicted, actual, rides, all_folds = [], [], [], []
+    for frame, design, y, folds in _calibration_batches(taxi, month, data_dir, model, rows, step):
         out = np.empty(len(y))
         for fold, (coef, intercept) in enumerate(fold_fits):
             mask = folds == fold
             out[mask] = design.rows(mask).dot(coef) + intercept
         predicted.append(out)
         actual.append(y)
-    predicted = np.concatenate(predicted) if predicted else np.zeros(0)
-    return predicted, (np.concatenate(actual) if actual else np.zeros(0)) - predicted
+        rides.append(frame_columns(frame))
+        all_folds.append(folds)
+    predicted = np.concatenate(predicted)
+    return Residuals(
+        predicted,
+        np.concatenate(actual) - predicted,
+        RideColumns(*(np.concatenate([getattr(r, f) for r in rides]) for f in RIDE_FIELDS)),
+        np.concatenate(all_folds),
+    )
 
 
 @dataclass
@@ -214,5 +237,6 @@ def _calibrated(options, model: Model, part: Part, month: str, client, sizes):
         for stats in fold_stats
     ]
     task = (*task[:4], fold_fits, *sizes)
-    predicted, residuals = run_tasks(month_residuals, [task], client, "calibrate", options.quiet)[0]
-    return replace(model, intervals=Intervals.from_residuals(predicted, residuals))
+    found = run_tasks(month_residuals, [task], client, "calibrate", options.quiet)[0]
+    intervals = Intervals.from_residuals(found.predicted, found.residuals, found.rides, found.folds)
+    return replace(model, intervals=intervals)

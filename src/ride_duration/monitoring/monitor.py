@@ -204,12 +204,12 @@ def month_sample(model: Model, taxi: str, months: list[str], data_dir) -> Sample
     hour of the week and the errors per day)."""
     frames, total = [], None
     for month in months:
-        frame, report = whole_month(taxi, month, data_dir, model.features, pickup=True)
+        frame, report = whole_month(taxi, month, data_dir, model.features)
         frames.append(frame)
         total = report if total is None else total + report
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     predicted = model.predict_frame(frame)
-    evaluation = evaluate_frame(model, frame, predicted=predicted, report=total)
+    evaluation = evaluate_frame(model, frame, predicted=predicted, report=total, daily=True)
     return Sample.of_frame(frame, predicted, evaluation, total)
 
 

@@ -45,12 +45,14 @@ def missing_fields(model: Model, rides: list[dict], batch: bool) -> list[dict]:
     ]
 
 
-def _intervals(model: Model, durations, level: float) -> tuple[np.ndarray, np.ndarray]:
+def _intervals(
+    model: Model, durations, level: float, rides: RideColumns
+) -> tuple[np.ndarray, np.ndarray]:
     if model.intervals is None:
         raise RequestValidationError(
             [{"loc": ["query", "interval"], "msg": NO_INTERVALS, "type": "unavailable"}]
         )
-    return model.predict_intervals(durations, level)
+    return model.predict_intervals(durations, level, rides)
 
 
 @dataclass
@@ -68,7 +70,7 @@ def _predict_ride(model: Model, ride: dict, level: float | None) -> Answer:
     duration = model.predict_rides([ride])[0]
     body, low, high = {"duration": duration}, None, None
     if level is not None:
-        lower, upper = _intervals(model, [duration], level)
+        lower, upper = _intervals(model, [duration], level, RideColumns.of([ride]))
         low, high = float(lower[0]), float(upper[0])
         body["interval"] = [low, high]
 
@@ -90,7 +92,7 @@ def _predict_batch(
         durations = np.array(model.predict_rides(rides))
     body, lower, upper = {"durations": durations.tolist()}, None, None
     if level is not None:
-        lower, upper = _intervals(model, durations, level)
+        lower, upper = _intervals(model, durations, level, columns)
         body["intervals"] = [[low, high] for low, high in zip(lower.tolist(), upper.tolist())]
 
     def record(log, received, request_id, version, level):

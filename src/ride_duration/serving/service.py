@@ -142,12 +142,17 @@ def create_app(source, log_dir: Path | str | None = None, metrics: bool = True) 
         for a registered model, its name, version and alias)."""
         served: Served = source.current
         card = {k: v for k, v in served.metadata.items() if k != "pending"}
-        if "intervals" in card:  # the method and its bands; the quantile table stays on disk
+        if "intervals" in card:  # the method, bands and factors; the tables stay on disk
+            intervals = card["intervals"]
             card["intervals"] = {
                 k: v
-                for k, v in card["intervals"].items()
-                if k not in ("probabilities", "quantiles")
+                for k, v in intervals.items()
+                if k not in ("probabilities", "quantiles", "untimed")
             }
+            if "scales" in intervals:
+                card["intervals"]["scales"] = {
+                    k: v for k, v in intervals["scales"].items() if k not in ("lower", "upper")
+                }
         registry = {"registry": served.registry} if served.registry else {}
         return card | registry | {"model_version": served.version}
 
