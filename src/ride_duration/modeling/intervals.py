@@ -36,6 +36,7 @@ BAND_EDGES = (6.0, 9.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0)  # predicted minutes
 # Calibration uses at most about this many rides (every k-th of a bigger month): quantiles of
 # half a million errors are as good as of three million, at a sixth of the cost.
 CALIBRATION_RIDES = 500_000
+CHUNK = 1 << 16  # rides bounded at a time
 MIN_BAND_RIDES = 500  # a band with fewer calibration rides pools its neighbours' (``pooled_bands``)
 # The residual quantile function is kept at these probabilities; levels between them are
 # interpolated (a step of 0.0025 moves an 80% bound by a few seconds).
@@ -90,6 +91,13 @@ class Intervals:
         these ``rides`` (needed when the intervals have scales)."""
         check_level(level)
         predicted = np.asarray(predicted, dtype=float)
+        if len(predicted) > CHUNK:  # a block at a time: its arrays stay in the cache
+            lower, upper = np.empty(len(predicted)), np.empty(len(predicted))
+            for start in range(0, len(predicted), CHUNK):
+                block = slice(start, start + CHUNK)
+                some = None if rides is None else rides_at(rides, block)
+                lower[block], upper[block] = self.bounds(predicted[block], level, some)
+            return lower, upper
         bands = np.searchsorted(self.band_edges, predicted, side="right")
         low, high = ((1 - level) / 2, (1 + level) / 2)
         low_q, high_q = _at_level(self.quantiles, low, high, bands)
