@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,7 +36,8 @@ class Service:
 
     def __init__(self, model, port, workers=1, args=(), env=None, files=None):
         self.port = port
-        self.log = open(Path(tempfile.gettempdir()) / f"serve-{port}.log", "w+")  # noqa: SIM115
+        # A file without a name: the server's output, gone when the test closes it.
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115
 
         def limited():
             if files is not None:
