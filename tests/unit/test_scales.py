@@ -138,8 +138,8 @@ def test_a_batch_and_its_rides_one_at_a_time_get_the_same_bounds():
     pickup = MONDAY_8AM + rng.integers(0, 7 * 24, len(pu)) * 3_600_000_000
     rides = rides_of(pu, pu + 3, distance, pickup)
     intervals = learned(predicted, residuals, rides)
-    batch = np.column_stack(intervals.bounds(predicted[:200], 0.8, _rows(rides, slice(0, 200))))
-    one = [np.column_stack(intervals.bounds(predicted[i : i + 1], 0.8, _rows(rides, [i])))[0]
+    batch = np.column_stack(intervals.bounds(predicted[:200], 0.8, rides.take(slice(0, 200))))
+    one = [np.column_stack(intervals.bounds(predicted[i : i + 1], 0.8, rides.take([i])))[0]
            for i in range(200)]  # fmt: skip
     np.testing.assert_array_equal(batch, np.array(one))
 
@@ -180,10 +180,6 @@ def test_the_folds_fit_the_scales_without_their_own_rides():
     assert upper[own].max() < 3 * upper[~own].min()  # not 30x: fold 2's rides never fit
     assert served.upper.tables[0][9] > 3 * served.upper.tables[0][1]  # served: every fold's
     assert FOLDS == 5
-
-
-def _rows(rides: RideColumns, rows) -> RideColumns:
-    return RideColumns(rides.pu[rows], rides.do[rows], rides.distance[rows], rides.pickup[rows])
 
 
 def _with(document, table, values):

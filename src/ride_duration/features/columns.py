@@ -28,6 +28,9 @@ def pickup_micros(value) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_FIELDS = ("pu", "do", "distance", "pickup")
+
+
 @dataclass(frozen=True)
 class RideColumns:
     """Zones (-1 where missing), distances (NaN where missing) and pickup times
@@ -40,6 +43,15 @@ class RideColumns:
 
     def __len__(self) -> int:
         return len(self.pu)
+
+    def take(self, rows) -> RideColumns:
+        """Some of the rides (a mask, indices or a slice), in their order."""
+        return RideColumns(self.pu[rows], self.do[rows], self.distance[rows], self.pickup[rows])
+
+    @classmethod
+    def concatenate(cls, parts: list[RideColumns]) -> RideColumns:
+        """The rides of these parts, one part after another."""
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
     @classmethod
     def of(cls, rides: list[dict], pickups: bool = True) -> RideColumns:

@@ -95,7 +95,7 @@ class Intervals:
             lower, upper = np.empty(len(predicted)), np.empty(len(predicted))
             for start in range(0, len(predicted), CHUNK):
                 block = slice(start, start + CHUNK)
-                some = None if rides is None else rides_at(rides, block)
+                some = None if rides is None else rides.take(block)
                 lower[block], upper[block] = self.bounds(predicted[block], level, some)
             return lower, upper
         bands = np.searchsorted(self.band_edges, predicted, side="right")
@@ -253,11 +253,6 @@ def calibrate(design, y: np.ndarray, fit_without, rides: RideColumns) -> Interva
     return Intervals.from_residuals(
         predicted[used],
         np.asarray(y, float)[used] - predicted[used],
-        rides_at(rides, used),
+        rides.take(used),
         folds[used],
     )
-
-
-def rides_at(rides: RideColumns, rows) -> RideColumns:
-    """Some of the rides (a mask or indices)."""
-    return RideColumns(rides.pu[rows], rides.do[rows], rides.distance[rows], rides.pickup[rows])

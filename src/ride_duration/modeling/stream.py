@@ -144,9 +144,6 @@ def month_fold_statistics(taxi, month, data_dir: Path, model: Model, rows: int, 
     return totals
 
 
-RIDE_FIELDS = ("pu", "do", "distance", "pickup")
-
-
 @dataclass
 class Residuals:
     """The calibration rides' out-of-fold predictions and residuals, what the scales read of
@@ -175,7 +172,7 @@ def month_residuals(taxi, month, data_dir: Path, model: Model, fold_fits, rows: 
     return Residuals(
         predicted,
         np.concatenate(actual) - predicted,
-        RideColumns(*(np.concatenate([getattr(r, f) for r in rides]) for f in RIDE_FIELDS)),
+        RideColumns.concatenate(rides),
         np.concatenate(all_folds),
     )
 
