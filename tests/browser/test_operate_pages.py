@@ -58,6 +58,7 @@ def wait_for_text(browser, text: str, seconds: float = 60) -> None:
         ) from None
 
 
+@pytest.mark.lesson_months_only  # reads no real file but the lesson months
 def test_the_link_train_prints_opens_mlflow_on_the_run_and_the_model_shows_its_champion(
     browser, mlflow_server
 ):
@@ -76,6 +77,7 @@ def test_the_link_train_prints_opens_mlflow_on_the_run_and_the_model_shows_its_c
     assert_no_console_errors(errors, MLFLOW_ALLOWED)
 
 
+@pytest.mark.lesson_months_only  # reads no real file but the lesson months
 def test_the_monitor_report_shows_its_four_figures(browser, tlc_dir, tmp_path):
     data = copy_months(tlc_dir, tmp_path / "data", *LESSON_MONTHS)
     trained = run_cli("train", "--offline", "--quiet", "--data-dir", str(data),

@@ -80,6 +80,7 @@ def where_it_puts(environment: Path, cwd: Path, **env: str) -> dict:
     return json.loads(answer.stdout)
 
 
+@pytest.mark.lesson_months_only  # reads no real file but the lesson months
 def test_an_installed_package_trains_into_the_working_directory(installed, tlc_dir, tmp_path):
     data = copy_months(tlc_dir, tmp_path / "data", *LESSON_MONTHS)
     work = tmp_path / "work"
