@@ -76,6 +76,11 @@ homework: setup ## Answer the week-1 homework (COHORT=2025 by default)
 test: $(VENV)/.installed-dev ## Set up with test tools, then run the test suite (JOBS=1: one process)
 	$(PYTHON) -m pytest -n $(or $(JOBS),auto) --dist loadfile
 
+.PHONY: test-durations
+test-durations: $(VENV)/.installed-dev ## Run the suite and record each test file's seconds (tests/durations.json: slowest files run first)
+	$(PYTHON) -m pytest -n $(or $(JOBS),auto) --dist loadfile --junitxml=.test-durations.xml
+	$(PYTHON) tools/test_durations.py .test-durations.xml && rm -f .test-durations.xml
+
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## Lint with ruff and check the import layers (import-linter)
 	$(PYTHON) -m ruff check .

@@ -3,7 +3,9 @@ relative to the project root); tests that need them skip, saying why, where it i
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,11 @@ def _prediction_logs_elsewhere(tmp_path_factory):
 
 
 def pytest_configure(config):
+    # xdist hands out test files (--dist loadfile) in the collection's order, which
+    # ``slowest_first`` sets; its own order, by number of tests, ran the schedule's one
+    # test of over a minute last, on one worker while the other had nothing left to run.
+    if config.pluginmanager.hasplugin("xdist"):
+        config.option.loadscopereorder = False
     config.addinivalue_line(
         "markers", "tlc_files(*names): real TLC files the test needs beside the lesson months"
     )
@@ -94,12 +101,29 @@ def tiny_months(tmp_path: Path) -> Path:
 ONLY_REAL_FILE_TESTS_ENV = "RIDE_DURATION_ONLY_REAL_FILE_TESTS"
 
 
+DURATIONS = Path(__file__).with_name("durations.json")  # `make test-durations` writes it
+
+
+def slowest_first(items) -> None:
+    """The test files in the order of their measured seconds, slowest first (each file's
+    tests keep their order): the workers start on the long ones and finish together. A file
+    not measured yet counts as the median file."""
+    try:
+        seconds = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return
+    typical = statistics.median(seconds.values()) if seconds else 0.0
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], typical))
+
+
 def pytest_collection_modifyitems(config, items):
-    """With RIDE_DURATION_ONLY_REAL_FILE_TESTS=1 (CI's newcomer states), keep only the tests
-    whose outcome can depend on which real files exist: those that use the real-files folder
-    or name files they need. The others behave alike in every state and ran already; so does
-    the image tier, which needs only the lesson months, and so do the tests marked
-    ``lesson_months_only`` wherever the lesson months are (without them, they run to skip)."""
+    """The slowest files first (``slowest_first``). With RIDE_DURATION_ONLY_REAL_FILE_TESTS=1
+    (CI's newcomer states), keep only the tests whose outcome can depend on which real files
+    exist: those that use the real-files folder or name files they need. The others behave
+    alike in every state and ran already; so does the image tier, which needs only the lesson
+    months, and so do the tests marked ``lesson_months_only`` wherever the lesson months are
+    (without them, they run to skip)."""
+    slowest_first(items)
     if os.environ.get(ONLY_REAL_FILE_TESTS_ENV) != "1":
         return
     lesson_months = any((path / LESSON_MONTHS[0]).is_file() for path in tlc_candidates())
