@@ -126,6 +126,23 @@ def test_a_signal_mid_download_cleans_up(mirror, tmp_path, signum):
     assert leftovers(tmp_path) == []
 
 
+def test_an_interruption_as_the_part_file_is_made_leaves_none(tmp_path, monkeypatch):
+    """Ctrl-C between the .part file's creation and the moment fetch holds its name (where
+    the signal test above once left one behind): the file is still removed."""
+    from ride_duration.data import download
+
+    made = download._new_part
+
+    def interrupted(destination):
+        made(destination)  # the file exists; its name is lost with the interruption
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "_new_part", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download.ensure_month("green", "2021-01", tmp_path, base_url="http://127.0.0.1:9")
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.tlc_files("green_tripdata_2021-03.parquet")
 def test_another_months_file_is_refused(tlc_dir, tmp_path):
     from tests.network.conftest import TLCMirror

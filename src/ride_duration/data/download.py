@@ -235,7 +235,13 @@ def _ensure(path: Path, url_of, validate, *, offline: bool, hint: str, quiet: bo
         if _check_existing(path, validate):
             return path
         remove_stale_temps(path.parent, path.name, ".part")  # left by a killed download
-        fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
+        try:
+            fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
+        except BaseException:
+            # Ctrl-C right after the .part file is made, before fetch holds its name, escapes
+            # fetch's own clean-up; under the lock every .part of this file is this run's.
+            remove_stale_temps(path.parent, path.name, ".part")
+            raise
         record_download(path, url)
     return path
 
