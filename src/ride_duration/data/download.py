@@ -174,9 +174,9 @@ def fetch(url: str, destination: Path, validate, *, quiet: bool = False, what: s
     destination = Path(destination)
     what = what or destination.name
     deadline = time.monotonic() + float(os.environ.get(DEADLINE_ENV, DEADLINE_SECONDS))
-    out, part = _new_part(destination)
     last = None
     try:
+        out, part = _new_part(destination)
         with out:
             for attempt in range(RETRIES):
                 if attempt:
@@ -201,8 +201,11 @@ def fetch(url: str, destination: Path, validate, *, quiet: bool = False, what: s
             detail = str(exc).split(": ", 1)[-1]
             raise DownloadError(f"{url}: what arrived is unusable ({detail})") from None
         os.replace(part, destination)
-    finally:
-        part.unlink(missing_ok=True)
+    except BaseException:
+        # Whatever stopped it, Ctrl-C even before this run held its .part file's name: under
+        # the caller's lock, every .part of the destination is this run's.
+        remove_stale_temps(destination.parent, destination.name, ".part")
+        raise
     return destination
 
 
@@ -235,13 +238,7 @@ def _ensure(path: Path, url_of, validate, *, offline: bool, hint: str, quiet: bo
         if _check_existing(path, validate):
             return path
         remove_stale_temps(path.parent, path.name, ".part")  # left by a killed download
-        try:
-            fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
-        except BaseException:
-            # Ctrl-C right after the .part file is made, before fetch holds its name, escapes
-            # fetch's own clean-up; under the lock every .part of this file is this run's.
-            remove_stale_temps(path.parent, path.name, ".part")
-            raise
+        fetch(url, path, lambda part: validate(part, downloaded=True), quiet=quiet, what=what)
         record_download(path, url)
     return path
 

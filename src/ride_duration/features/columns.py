@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -28,9 +28,6 @@ def pickup_micros(value) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-_FIELDS = ("pu", "do", "distance", "pickup")
-
-
 @dataclass(frozen=True)
 class RideColumns:
     """Zones (-1 where missing), distances (NaN where missing) and pickup times
@@ -46,12 +43,16 @@ class RideColumns:
 
     def take(self, rows) -> RideColumns:
         """Some of the rides (a mask, indices or a slice), in their order."""
-        return RideColumns(self.pu[rows], self.do[rows], self.distance[rows], self.pickup[rows])
+        return RideColumns(*(column[rows] for column in self.columns()))
 
     @classmethod
     def concatenate(cls, parts: list[RideColumns]) -> RideColumns:
         """The rides of these parts, one part after another."""
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+        return cls(*(np.concatenate(same) for same in zip(*(p.columns() for p in parts))))
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """The arrays, in the fields' order (not ``astuple``, which copies them)."""
+        return tuple(getattr(self, f.name) for f in fields(self))
 
     @classmethod
     def of(cls, rides: list[dict], pickups: bool = True) -> RideColumns:
